@@ -1,0 +1,7 @@
+"""Allows `python -m denoiser`."""
+
+import sys
+
+from denoiser.cli import main
+
+sys.exit(main())

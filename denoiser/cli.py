@@ -1,0 +1,181 @@
+"""`python -m denoiser train|evaluate`: the command-line face of the package.
+
+Bad arguments end with one line on stderr and exit status 2; missing data or files with
+exit status 1 and the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but errors are a single line (no usage dump) so scripts can show them as is."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_sigmas(text: str) -> list[float]:
+    """`0.1,0.3` → [0.1, 0.3], each within the slider's range and a bit beyond."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"σ list must be numbers separated by commas: {text!r}") from None
+    if not values or any(not 0 <= v <= 2 for v in values):
+        raise argparse.ArgumentTypeError(f"each σ must be between 0 and 2: {text!r}")
+    return values
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    """`0,1` → (0.0, 1.0)."""
+    values = parse_sigmas(text)
+    if len(values) != 2 or values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"σ range must be LO,HI with LO ≤ HI: {text!r}")
+    return values[0], values[1]
+
+
+def positive_int(text: str) -> int:
+    """An integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `train` and `evaluate` subcommands."""
+    from denoiser.models import REGISTRY
+
+    parser = OneLineParser(prog="python -m denoiser", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    train = commands.add_parser("train", help="train a registered model and save it with a sidecar")
+    train.add_argument("model", choices=list(REGISTRY))
+    train.add_argument("--out", type=Path, required=True, help="where to write the .keras file")
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--sigma", type=float, help="fixed training σ (classic: 0.5)")
+    train.add_argument("--sigma-range", type=parse_range, help="blind training, e.g. 0,1")
+    train.add_argument("--train-size", type=positive_int, help="use the first N training digits")
+    train.add_argument("--loss", choices=["binary_crossentropy", "mse", "mae"])
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--eval-sigmas", type=parse_sigmas, default=[round(0.1 * i, 1) for i in range(11)])
+    train.add_argument("--eval-size", type=positive_int, default=10000)
+    train.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
+
+    classifier = commands.add_parser("train-classifier", help="train the digit classifier")
+    classifier.add_argument("--out", type=Path, required=True)
+    classifier.add_argument("--epochs", type=positive_int, default=6)
+    classifier.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
+
+    evaluate = commands.add_parser("evaluate", help="PSNR/SSIM of a saved model on the test set")
+    evaluate.add_argument("weights", type=Path)
+    evaluate.add_argument("--sigmas", type=parse_sigmas, default=[0.1, 0.3, 0.5, 0.7, 0.9])
+    evaluate.add_argument("--limit", type=positive_int, help="only the first N test digits")
+    evaluate.add_argument("--seed", type=int, default=1234)
+    evaluate.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, score on the test set, save atomically, print the table."""
+    from denoiser import data, evaluate, train
+
+    overrides = {
+        key: value
+        for key, value in {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "sigma_range": args.sigma_range,
+            "train_size": args.train_size,
+            "loss": args.loss,
+            "learning_rate": args.learning_rate,
+            "seed": args.seed,
+        }.items()
+        if value is not None
+    }
+    if args.sigma is not None:
+        overrides["sigma"] = args.sigma
+    elif args.sigma_range is not None:
+        overrides["sigma"] = None
+    config = train.TrainConfig.for_model(args.model, **overrides)
+    config.validate()
+    mnist = data.load_mnist(args.data_dir)
+    bar = ProgressBar()
+    result = train.train(config, mnist, on_progress=bar)
+    print(f"trained {config.model} in {result.seconds:.1f} s ({result.images_per_s:,.0f} images/s)")
+    scores = evaluate.evaluate(result.model, mnist.x_test[: args.eval_size], args.eval_sigmas)
+    path = train.save(result, args.out, [s.as_dict() for s in scores])
+    print(evaluate.format_table(scores))
+    print(f"saved {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Load a saved model and print its table on the (first N) test digits."""
+    from denoiser import data, evaluate, storage
+
+    if not args.weights.is_file():
+        raise FileNotFoundError(f"no such model file: {args.weights}")
+    model = storage.load_model(args.weights)
+    mnist = data.load_mnist(args.data_dir)
+    images = mnist.x_test[: args.limit]
+    scores = evaluate.evaluate(model, images, args.sigmas, seed=args.seed)
+    print(f"{args.weights} on {len(images):,} test digits (noise seed {args.seed})")
+    print(evaluate.format_table(scores))
+    return 0
+
+
+def run_train_classifier(args: argparse.Namespace) -> int:
+    """Train the digit classifier on all training digits and save it with its sidecar."""
+    from denoiser import classifier, data, storage
+
+    mnist = data.load_mnist(args.data_dir)
+    model, summary = classifier.train_classifier(mnist, epochs=args.epochs)
+    storage.save_model_atomic(model, args.out, summary)
+    print(f"test accuracy {summary['test_accuracy']:.4f}; saved {args.out}")
+    return 0
+
+
+class ProgressBar:
+    """Keras's own Progbar, one per epoch, fed by the training callback."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.epoch = 0
+
+    def __call__(self, progress) -> None:  # noqa: ANN001 - a train.Progress
+        import keras
+
+        if progress.epoch != self.epoch:
+            self.epoch = progress.epoch
+            print(f"Epoch {progress.epoch}/{progress.epochs}", file=sys.stderr)
+            self.bar = keras.utils.Progbar(progress.steps, stateful_metrics=["loss"])
+        values = [("loss", progress.loss)]
+        if progress.history and progress.history[-1]["epoch"] == progress.epoch:
+            values += [(k, v) for k, v in progress.history[-1].items() if k == "val_loss"]
+        self.bar.update(progress.step, values=values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; turns expected failures into one-line messages."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from denoiser.data import DataUnavailable
+
+    try:
+        commands = {"train": run_train, "evaluate": run_evaluate, "train-classifier": run_train_classifier}
+        return commands[args.command](args)
+    except (ValueError, DataUnavailable, FileNotFoundError, OSError) as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 1

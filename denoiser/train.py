@@ -1,0 +1,253 @@
+"""Training a registered model from one config object, with noise made on the fly in `tf.data`.
+
+Progress goes to a plain callable (a CLI progress bar, the page's job object), so the same
+training path serves the command line, the page and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from denoiser import models, noise, storage
+from denoiser.data import Mnist, checksum
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a training run produces."""
+
+    model: str = "classic"  # a name in models.REGISTRY
+    epochs: int = 5
+    batch_size: int = 256
+    sigma: float | None = 0.5  # fixed training σ; None trains blind over sigma_range
+    sigma_range: tuple[float, float] = (0.0, 1.0)  # per-image σ ~ U(lo, hi) when blind
+    train_size: int | None = None  # first N training digits; None uses all 60,000
+    val_size: int = 1000  # test digits used for the validation loss
+    loss: str | None = None  # None uses the model's own (see ModelSpec.loss)
+    learning_rate: float = 1e-3
+    seed: int = 0
+
+    @classmethod
+    def for_model(cls, name: str, **overrides: Any) -> TrainConfig:
+        """Defaults taken from the model's spec (its σ and loss), then `overrides`."""
+        spec = models.get_spec(name)
+        base = cls(model=name, sigma=spec.sigma, sigma_range=spec.sigma_range, loss=spec.loss)
+        return dataclasses.replace(base, **overrides)
+
+    def validate(self) -> None:
+        """Reject settings that would fail deep inside Keras with an obscure message."""
+        models.get_spec(self.model)
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if self.sigma is not None and not 0 <= self.sigma <= 2:
+            raise ValueError(f"σ must be between 0 and 2, got {self.sigma}")
+        lo, hi = self.sigma_range
+        if not 0 <= lo <= hi <= 2:
+            raise ValueError(f"σ range must satisfy 0 ≤ lo ≤ hi ≤ 2, got {self.sigma_range}")
+        if self.train_size is not None and self.train_size < 1:
+            raise ValueError("training-set size must be at least 1")
+
+    @property
+    def sigma_label(self) -> str:
+        """σ as a person reads it: `0.5` or `U(0, 1)`."""
+        if self.sigma is not None:
+            return f"{self.sigma:g}"
+        return f"U({self.sigma_range[0]:g}, {self.sigma_range[1]:g})"
+
+
+@dataclass
+class Progress:
+    """A snapshot of a running training, handed to progress listeners after every batch."""
+
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # batches done in this epoch
+    steps: int  # batches per epoch
+    loss: float
+    elapsed: float  # seconds since training began
+    images_seen: int
+    history: list[dict[str, float]] = field(default_factory=list)  # one entry per finished epoch
+
+    @property
+    def fraction(self) -> float:
+        """How much of the whole run is done, 0..1."""
+        return ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left, extrapolated from the pace so far."""
+        done = self.fraction
+        return self.elapsed * (1 - done) / done if done > 0 else float("nan")
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Forwards Keras's batch and epoch events as `Progress`, and stops when asked to."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        steps: int,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config, self.steps = config, steps
+        self.on_progress, self.should_stop = on_progress, should_stop
+        self.history: list[dict[str, float]] = []
+        self.epoch = 0
+        self.started = time.perf_counter()
+        self.images = 0
+        self.stopped_early = False
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.images += self.config.batch_size
+        self._emit(batch + 1, float((logs or {}).get("loss", float("nan"))))
+        if self.should_stop is not None and self.should_stop():
+            self.stopped_early = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+        if "val_loss" in logs:
+            entry["val_loss"] = float(logs["val_loss"])
+        self.history.append(entry)
+        self._emit(self.steps, entry["loss"])
+
+    def _emit(self, step: int, loss: float) -> None:
+        if self.on_progress is None:
+            return
+        self.on_progress(
+            Progress(
+                epoch=self.epoch,
+                epochs=self.config.epochs,
+                step=step,
+                steps=self.steps,
+                loss=loss,
+                elapsed=time.perf_counter() - self.started,
+                images_seen=self.images,
+                history=list(self.history),
+            )
+        )
+
+
+@dataclass
+class TrainResult:
+    """A trained model and what it took."""
+
+    model: keras.Model
+    config: TrainConfig
+    history: list[dict[str, float]]
+    seconds: float
+    images_per_s: float
+    stopped_early: bool
+    data_checksum: str
+    data_source: str
+
+
+def noisy_pairs(images: np.ndarray, config: TrainConfig, training: bool) -> tf.data.Dataset:
+    """(noisy, clean) batches with noise drawn afresh every time the dataset is iterated."""
+    ds = tf.data.Dataset.from_tensor_slices(images[..., None])
+    if training:
+        ds = ds.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.batch_size)
+    lo, hi = config.sigma_range
+
+    def corrupt(clean: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if config.sigma is not None:
+            sigma = tf.fill([tf.shape(clean)[0]], config.sigma)
+        else:
+            sigma = tf.random.uniform([tf.shape(clean)[0]], lo, hi)
+        return noise.tf_add_noise(clean, sigma), clean
+
+    ds = ds.map(corrupt, num_parallel_calls=tf.data.AUTOTUNE)
+    if not training:
+        ds = ds.cache()  # one fixed noise draw, so validation losses compare across epochs
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def train(
+    config: TrainConfig,
+    data: Mnist,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Build and fit the configured model; returns it with its history and timing."""
+    config.validate()
+    keras.utils.set_random_seed(config.seed)
+    x_train = data.x_train[: config.train_size]
+    y_train = data.y_train[: config.train_size]
+    x_val = data.x_test[: config.val_size]
+    model = models.build(config.model)
+    loss = config.loss or models.get_spec(config.model).loss
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+    steps = int(np.ceil(len(x_train) / config.batch_size))
+    callback = ProgressCallback(config, steps, on_progress, should_stop)
+    started = time.perf_counter()
+    model.fit(
+        noisy_pairs(x_train, config, training=True),
+        validation_data=noisy_pairs(x_val, config, training=False) if len(x_val) else None,
+        epochs=config.epochs,
+        callbacks=[callback],
+        shuffle=False,  # the dataset shuffles itself
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    return TrainResult(
+        model=model,
+        config=config,
+        history=callback.history,
+        seconds=seconds,
+        images_per_s=callback.images / seconds if seconds else 0.0,
+        stopped_early=callback.stopped_early,
+        data_checksum=checksum(x_train, y_train),
+        data_source=data.source,
+    )
+
+
+def sidecar(result: TrainResult, scores: list[dict[str, float]] | None = None) -> dict[str, Any]:
+    """What a model's JSON sidecar records: how it was trained and what it scored."""
+    spec = models.get_spec(result.config.model)
+    last = result.history[-1] if result.history else {}
+    return {
+        "recipe": result.config.model,
+        "description": spec.description,
+        "config": dataclasses.asdict(result.config),
+        "epochs": result.config.epochs,
+        "sigma": result.config.sigma_label,
+        "parameters": int(result.model.count_params()),
+        "data": {
+            "source": result.data_source,
+            "checksum": result.data_checksum,
+            "train_size": int(result.config.train_size or 60000),
+        },
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(result.seconds, 1),
+        "images_per_s": round(result.images_per_s, 1),
+        "final_loss": last.get("loss"),
+        "final_val_loss": last.get("val_loss"),
+        "history": result.history,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "scores": scores or [],
+    }
+
+
+def save(result: TrainResult, path: str | Path, scores: list[dict[str, float]] | None = None) -> Path:
+    """Save the trained model and its sidecar atomically."""
+    return storage.save_model_atomic(result.model, path, sidecar(result, scores))
