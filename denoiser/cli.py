@@ -123,10 +123,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Load a saved model and print its table on the (first N) test digits."""
+    if not args.weights.is_file():  # checked before TensorFlow loads, so the error comes fast
+        raise FileNotFoundError(f"no such model file: {args.weights}")
     from denoiser import data, evaluate, storage
 
-    if not args.weights.is_file():
-        raise FileNotFoundError(f"no such model file: {args.weights}")
     model = storage.load_model(args.weights)
     mnist = data.load_mnist(args.data_dir)
     images = mnist.x_test[: args.limit]

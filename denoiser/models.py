@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:  # keras is imported inside the builders, so listing the registry stays cheap
+    import keras
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -30,6 +31,9 @@ class ModelSpec:
 
 def build_classic() -> keras.Model:
     """The seed recipe's autoencoder, layer for layer (12,193 parameters)."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
     x = layers.Conv2D(32, 3, activation="relu", padding="same")(inputs)
     x = layers.MaxPooling2D(2, padding="same")(x)
@@ -46,6 +50,9 @@ def build_classic() -> keras.Model:
 def build_wide() -> keras.Model:
     """Classic's shape (pool, pool, upsample, upsample, no skips) with 64 filters everywhere
     and two convolutions per stage: the "just make it bigger" baseline."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
     x = inputs
     for _ in range(2):
@@ -62,6 +69,9 @@ def build_wide() -> keras.Model:
 def build_unet(base: int = 32) -> keras.Model:
     """A two-level U-Net: skips carry the stroke edges past the bottleneck, and the noisy
     input is concatenated before the output so a clean digit can pass through unchanged."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
     e1 = _double_conv(inputs, base)  # 28×28
     e2 = _double_conv(layers.MaxPooling2D(2)(e1), base * 2)  # 14×14
@@ -75,10 +85,13 @@ def build_unet(base: int = 32) -> keras.Model:
     return keras.Model(inputs, outputs, name="unet")
 
 
-def build_dncnn(depth: int = 10, filters: int = 48) -> keras.Model:
+def build_dncnn(depth: int = 10, filters: int = 32) -> keras.Model:
     """DnCNN-style residual network: it predicts the noise, which is subtracted from the input
     and the result clipped to [0, 1] with a bounded ReLU (a built-in layer, not a Lambda).
     Dilated middle layers widen the receptive field for heavy noise without more weights."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
     for i in range(depth - 2):
@@ -94,6 +107,8 @@ def build_dncnn(depth: int = 10, filters: int = 48) -> keras.Model:
 
 def _double_conv(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
     """Two 3×3 ReLU convolutions, the U-Net paper's basic block."""
+    from keras import layers
+
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     return layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
 

@@ -107,6 +107,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.started = time.perf_counter()
         self.images = 0
+        self.step = 0
         self.stopped_early = False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -114,10 +115,12 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch + 1
+        self.step = 0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.images += self.config.batch_size
-        self._emit(batch + 1, float((logs or {}).get("loss", float("nan"))))
+        self.step = batch + 1
+        self._emit(self.step, float((logs or {}).get("loss", float("nan"))))
         if self.should_stop is not None and self.should_stop():
             self.stopped_early = True
             self.model.stop_training = True
@@ -128,7 +131,7 @@ class ProgressCallback(keras.callbacks.Callback):
         if "val_loss" in logs:
             entry["val_loss"] = float(logs["val_loss"])
         self.history.append(entry)
-        self._emit(self.steps, entry["loss"])
+        self._emit(self.step, entry["loss"])
 
     def _emit(self, step: int, loss: float) -> None:
         if self.on_progress is None:
