@@ -1,0 +1,167 @@
+"""Finding the denoisers the page can offer: `.keras` files in the weights and runs folders.
+
+A model is whatever `.keras` file sits in `weights/` (shipped) or `runs/` (retrained by
+visitors), described by its JSON sidecar. The classifier lives in `weights/` too but is
+not a denoiser, so anything whose sidecar names the "classifier" recipe is left out.
+Discovery reads only small files, so the page can repeat it on every rerun and notice a
+model that appeared (or changed) while it was running.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from denoiser import storage
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSIFIER_RECIPE = "classifier"
+CLASSIFIER_FILE = "classifier.keras"
+PREFERRED = ("blind", "classic")  # the default is the first of these that exists
+IMAGE_SHAPES = {(28, 28, 1), (None, None, 1)}
+
+
+class ModelUnavailable(RuntimeError):
+    """A model file exists but cannot serve the page (corrupt, unreadable, wrong shape)."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One denoiser on disk, as the page lists it."""
+
+    key: str  # stable id kept in session state: "weights/blind", "runs/2026-11-25-abc"
+    label: str  # what the visitor reads: "blind", "2026-11-25-abc (retrained)"
+    path: Path
+    description: str
+    scores: list[dict[str, float]] = field(default_factory=list, compare=False, hash=False)
+    retrained: bool = False
+    version: tuple[int, int] = (0, 0)  # (mtime_ns, size): a changed file is a different model
+
+
+def weights_dir() -> Path:
+    """`$DENOISER_WEIGHTS_DIR`, else the repository's `weights/`."""
+    return Path(os.environ.get("DENOISER_WEIGHTS_DIR") or ROOT / "weights")
+
+
+def runs_dir() -> Path:
+    """`$DENOISER_RUNS_DIR`, else the repository's `runs/`, where retrained models are saved."""
+    return Path(os.environ.get("DENOISER_RUNS_DIR") or ROOT / "runs")
+
+
+def model_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Visible `.keras` files in `folder` (none if it does not exist); temporaries start with '.'."""
+    if not folder.is_dir():
+        return []
+    found = folder.rglob("*.keras") if recursive else folder.glob("*.keras")
+    return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def make_entry(path: Path, key: str, label: str, retrained: bool) -> ModelEntry | None:
+    """The entry for one file, or None when its sidecar says it is not a denoiser."""
+    sidecar = storage.read_sidecar(path)
+    if sidecar.get("recipe") == CLASSIFIER_RECIPE:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    scores = sidecar.get("scores")
+    return ModelEntry(
+        key=key,
+        label=label,
+        path=path,
+        description=str(sidecar.get("description") or "No description (the model has no sidecar)."),
+        scores=scores if isinstance(scores, list) else [],
+        retrained=retrained,
+        version=(stat.st_mtime_ns, stat.st_size),
+    )
+
+
+def discover(weights: Path | None = None, runs: Path | None = None) -> list[ModelEntry]:
+    """Every denoiser: shipped ones first (blind, classic, then by name), then retrained, newest first."""
+    weights = weights_dir() if weights is None else weights
+    runs = runs_dir() if runs is None else runs
+    shipped = [make_entry(p, f"weights/{p.stem}", p.stem, False) for p in model_files(weights)]
+    shipped_sorted = sorted(
+        (e for e in shipped if e is not None),
+        key=lambda e: (PREFERRED.index(e.label) if e.label in PREFERRED else len(PREFERRED), e.label),
+    )
+    retrained = []
+    for path in model_files(runs, recursive=True):
+        name = path.relative_to(runs).with_suffix("").as_posix()
+        sidecar_name = storage.read_sidecar(path).get("name")
+        entry = make_entry(path, f"runs/{name}", f"{sidecar_name or name} (retrained)", True)
+        if entry is not None:
+            retrained.append(entry)
+    retrained.sort(key=lambda e: e.version[0], reverse=True)
+    return shipped_sorted + retrained
+
+
+def default_key(entries: list[ModelEntry]) -> str | None:
+    """blind if present, else classic, else the first model there is."""
+    by_key = {e.key for e in entries}
+    for name in PREFERRED:
+        if f"weights/{name}" in by_key:
+            return f"weights/{name}"
+    return entries[0].key if entries else None
+
+
+def load_denoiser(path: Path) -> keras.Model:
+    """Load a denoiser, turning every way a file can be broken into one readable `ModelUnavailable`."""
+    try:
+        model = storage.load_model(path)
+    except Exception as error:  # noqa: BLE001 - a corrupt zip, bad JSON or missing layer all mean the same here
+        raise ModelUnavailable(f"{path.name} could not be loaded ({first_line(error)})") from error
+    shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+    if shapes[0] not in IMAGE_SHAPES or shapes[1] not in IMAGE_SHAPES:
+        raise ModelUnavailable(
+            f"{path.name} is not an image-to-image model (input {shapes[0]}, output {shapes[1]})"
+        )
+    return model
+
+
+def load_classifier(folder: Path | None = None) -> keras.Model | None:
+    """The digit classifier beside the denoisers, or None when it is missing or broken."""
+    path = (weights_dir() if folder is None else folder) / CLASSIFIER_FILE
+    if not path.is_file():
+        return None
+    try:
+        model = storage.load_model(path)
+    except Exception:  # noqa: BLE001 - the page simply omits the readings
+        return None
+    return model if tuple(model.output_shape[1:]) == (10,) else None
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to one short line, for a one-line page message."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def score_at(scores: list[dict[str, Any]], sigma: float, name: str = "psnr") -> float | None:
+    """`name` at `sigma`, interpolated linearly between the sidecar's σ rows.
+
+    None where the sidecar has no such score, σ lies outside the rows' range, or one of the
+    two rows around σ is not finite (noisy PSNR is ∞ at σ = 0 and cannot be interpolated).
+    """
+    rows = sorted(
+        (float(row["sigma"]), float(row[name]))
+        for row in scores
+        if isinstance(row, dict) and row.get("sigma") is not None and row.get(name) is not None
+    )
+    if not rows or not rows[0][0] <= sigma <= rows[-1][0]:
+        return None
+    sigmas = [s for s, _ in rows]
+    i = bisect.bisect_left(sigmas, sigma)
+    if sigmas[i] == sigma:
+        return rows[i][1]
+    (s0, v0), (s1, v1) = rows[i - 1], rows[i]
+    if not (math.isfinite(v0) and math.isfinite(v1)):
+        return None
+    return v0 + (v1 - v0) * (sigma - s0) / (s1 - s0)
