@@ -1,0 +1,476 @@
+"""The page, driven by Streamlit's AppTest: every path that does not need the canvas itself.
+
+Each test runs the page against a temporary weights folder (copies of the shipped classic
+model and classifier), so what it asserts does not change when new weights land in
+`weights/`. The page's helper modules (catalog, panels, uploads, charts) are tested
+directly at the end. The canvas is exercised in a real browser by tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import socket
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from denoiser import catalog, charts, data, panels, uploads
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+PSNR = re.compile(r"PSNR (\d+\.\d|∞) dB")
+
+
+# Fixtures: weights folders and pictures of digits.
+
+
+def copy_model(source: str, folder: Path, name: str, **sidecar_changes) -> None:
+    """Copy a shipped model under another name, editing its sidecar."""
+    shutil.copy(WEIGHTS / f"{source}.keras", folder / f"{name}.keras")
+    sidecar = json.loads((WEIGHTS / f"{source}.json").read_text())
+    sidecar.update(sidecar_changes)
+    (folder / f"{name}.json").write_text(json.dumps(sidecar))
+
+
+@pytest.fixture(scope="session")
+def shipped(tmp_path_factory) -> Path:
+    """classic + classifier, as the repository ships them."""
+    folder = tmp_path_factory.mktemp("weights")
+    copy_model("classic", folder, "classic")
+    copy_model("classifier", folder, "classifier")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def page_env(monkeypatch, shipped, tmp_path):
+    """Every page test sees the shipped weights and an empty runs folder."""
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(shipped))
+    monkeypatch.setenv("DENOISER_RUNS_DIR", str(tmp_path / "runs"))
+
+
+def open_page(source: str | None = None, **state) -> AppTest:
+    """Run the page once, on the given input tab and with session state preset."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if source:
+        at.session_state["source"] = source
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def captions(at: AppTest) -> list[str]:
+    """The panels' captions, in page order."""
+    return [caption for image in at.image for caption in image.captions]
+
+
+def psnr_in(caption: str) -> float:
+    """The PSNR a caption shows (∞ as inf)."""
+    value = PSNR.search(caption).group(1)
+    return float("inf") if value == "∞" else float(value)
+
+
+def readings(at: AppTest) -> list[int]:
+    """The digits the classifier reads under the panels."""
+    return [int(m) for md in at.markdown for m in re.findall(r"Classifier reads \*\*(\d)\*\*", md.value)]
+
+
+def assert_three_panels(at: AppTest) -> list[str]:
+    """No exception, three captioned panels with numbers; returns their captions."""
+    assert not at.exception
+    texts = captions(at)
+    assert [t.split(" ·")[0].split(" (")[0] for t in texts[:3]] == ["Noisy", "Denoised", "Original"]
+    assert all(PSNR.search(t) and re.search(r"SSIM \d\.\d{3}", t) for t in texts[:3])
+    return texts
+
+
+def digit_picture(label: int = 7, scale: int = 10, dark_on_light: bool = True) -> np.ndarray:
+    """A bundled test digit enlarged to a photo-like size, as uint8 greyscale."""
+    images, labels = data.load_sample()
+    digit = images[np.flatnonzero(labels == label)[0]]
+    big = np.kron(digit, np.ones((scale, scale), np.float32))
+    big = np.pad(big, 40)
+    pixels = np.round(big * 255).astype(np.uint8)
+    return 255 - pixels if dark_on_light else pixels
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A valid PNG signature and header claiming huge dimensions, with almost no pixel data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def good_uploads() -> dict[str, tuple[bytes, int]]:
+    """Awkward but valid pictures of a digit, each with the digit it shows."""
+    seven = digit_picture(7)
+    three_light = digit_picture(3, dark_on_light=False)
+    frames = [Image.fromarray(digit_picture(2)), Image.fromarray(digit_picture(5))]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    alpha = digit_picture(4, dark_on_light=False)  # ink as opacity, black ink colour
+    transparent = np.dstack([np.zeros_like(alpha)] * 3 + [alpha])
+    return {
+        "dark-on-light PNG": (encode(Image.fromarray(seven)), 7),
+        "light-on-dark JPEG": (encode(Image.fromarray(three_light).convert("RGB"), "JPEG", quality=90), 3),
+        "animated GIF": (animated.getvalue(), 2),
+        "16-bit PNG": (encode(Image.fromarray(digit_picture(9).astype(np.uint16) * 257)), 9),
+        "CMYK JPEG": (encode(Image.fromarray(digit_picture(1)).convert("CMYK"), "JPEG", quality=90), 1),
+        "transparent PNG": (encode(Image.fromarray(transparent, mode="RGBA")), 4),
+    }
+
+
+BAD_UPLOADS = {
+    "not an image": (b"digit,label\n7,7\n", "not an image"),
+    "empty": (b"", "empty"),
+    "huge-dimension header in a small file": (png_header_only(60_000, 60_000), "too large"),
+    "over the size cap": (b"\x89PNG\r\n\x1a\n" + bytes(uploads.MAX_BYTES + 1), "limit is 5 MB"),
+    "truncated PNG": (encode(Image.fromarray(digit_picture(7)))[:300], "damaged or truncated"),
+}
+
+
+# The page.
+
+
+def test_first_page_asks_for_a_drawing_and_lists_the_shipped_model():
+    at = open_page()
+    assert not at.exception
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert len(at.image) == 0
+    picker = at.radio(key="model")
+    assert picker.options == ["classic · test PSNR 18.4 dB at σ 0.50"]
+    assert picker.value == "weights/classic"
+    assert picker.proto.captions[0].startswith("The seed recipe")
+
+
+def test_classifier_is_not_offered_as_a_denoiser():
+    at = open_page()
+    assert not any("classifier" in option for option in at.radio(key="model").options)
+
+
+def test_mnist_sample_shows_three_scored_panels_and_readings():
+    at = open_page("MNIST sample")
+    noisy, denoised, original = assert_three_panels(at)
+    assert psnr_in(original) == float("inf")
+    gain = float(re.search(r"\(([+-]\d+\.\d) dB\)", denoised).group(1))
+    assert gain == pytest.approx(psnr_in(denoised) - psnr_in(noisy), abs=0.11)
+    assert gain > 3  # classic at its training σ removes most of the noise
+    assert readings(at)[2] == int(at.session_state["sample_digit"])
+    assert at.get("download_button")[0].proto.label == "Download the three panels (PNG)"
+
+
+def test_sample_chosen_by_class_and_index():
+    at = open_page("MNIST sample")
+    first = at.image[2].value[0]
+    at.selectbox(key="sample_digit").set_value(3).run()
+    at.number_input(key="sample_index").set_value(5).run()
+    assert_three_panels(at)
+    assert at.image[2].value[0] != first
+    assert readings(at)[2] == 3
+
+
+def test_random_digit_button_picks_another_digit():
+    at = open_page("MNIST sample")
+    seen = {at.image[2].value[0]}
+    for _ in range(3):
+        at.button(key="random_sample").click().run()
+        assert_three_panels(at)
+        seen.add(at.image[2].value[0])
+    assert len(seen) > 1
+
+
+def test_sigma_zero_leaves_the_input_exact_and_sigma_one_is_heavy_noise():
+    at = open_page("MNIST sample")
+    at.slider(key="sigma").set_value(0.0).run()
+    noisy, denoised, _ = assert_three_panels(at)
+    assert psnr_in(noisy) == float("inf") and "SSIM 1.000" in noisy
+    assert "dB (" not in denoised  # no gain over an exact copy
+    assert "at σ 0.00" in at.radio(key="model").options[0]
+    at.slider(key="sigma").set_value(1.0).run()
+    noisy, denoised, _ = assert_three_panels(at)
+    assert psnr_in(noisy) < 8 and psnr_in(denoised) > psnr_in(noisy)
+    assert "at σ 1.00" in at.radio(key="model").options[0]
+
+
+def test_slider_scales_one_noise_field_and_new_noise_draws_another():
+    at = open_page("MNIST sample")
+    field = at.session_state["noise_field"].copy()
+    at.slider(key="sigma").set_value(0.51).run()
+    np.testing.assert_array_equal(at.session_state["noise_field"], field)
+    noisy_before, original_before = at.image[0].value[0], at.image[2].value[0]
+    at.button(key="new_noise").click().run()
+    assert_three_panels(at)
+    assert not np.array_equal(at.session_state["noise_field"], field)
+    assert at.image[0].value[0] != noisy_before
+    assert at.image[2].value[0] == original_before
+
+
+def test_model_switch_changes_the_denoised_panel(tmp_path, monkeypatch):
+    copy_model("classic", tmp_path, "classic")
+    copy_model("classic", tmp_path, "other", description="A second model for the test.", scores=[])
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample")
+    assert at.radio(key="model").options == [
+        "classic · test PSNR 18.4 dB at σ 0.50",
+        "other · no test score at σ 0.50",
+    ]
+    assert "Denoised (classic)" in captions(at)[1]
+    at.radio(key="model").set_value("weights/other").run()
+    assert "Denoised (other)" in assert_three_panels(at)[1]
+    assert at.session_state["model"] == "weights/other"
+    assert not any("Classifier reads" in md.value for md in at.markdown)  # no classifier in this folder
+
+
+def test_blind_is_the_default_as_soon_as_it_exists(tmp_path, monkeypatch):
+    copy_model("classic", tmp_path, "classic")
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample")
+    assert at.radio(key="model").value == "weights/classic"
+    copy_model("classic", tmp_path, "blind", recipe="unet", description="Blind stand-in.")
+    at.run()
+    assert at.radio(key="model").value == "weights/blind"
+    assert "Denoised (blind)" in assert_three_panels(at)[1]
+
+
+def test_a_model_chosen_elsewhere_is_kept(tmp_path, monkeypatch):
+    copy_model("classic", tmp_path, "classic")
+    copy_model("classic", tmp_path, "blind", description="Blind stand-in.")
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample", model="weights/classic")
+    assert at.radio(key="model").value == "weights/classic"
+    assert "Denoised (classic)" in captions(at)[1]
+
+
+def test_retrained_models_in_the_runs_folder_are_listed_as_retrained(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    copy_model("classic", runs, "mine", description="Retrained by a visitor.")
+    at = open_page("MNIST sample")
+    picker = at.radio(key="model")
+    assert picker.value == "weights/classic"
+    assert picker.options[1].startswith("mine (retrained) · test PSNR")
+    picker.set_value("runs/mine").run()
+    assert "Denoised (mine (retrained))" in assert_three_panels(at)[1]
+
+
+def test_compare_shows_every_models_output(tmp_path, monkeypatch):
+    copy_model("classic", tmp_path, "classic")
+    copy_model("classic", tmp_path, "other", description="A second model.")
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample")
+    assert len(at.image) == 3
+    at.toggle(key="compare").set_value(True).run()
+    assert not at.exception
+    assert at.subheader[0].value == "Every model on this input at σ = 0.50"
+    compared = captions(at)[3:]
+    assert [c.split(" ·")[0] for c in compared] == ["classic", "other"]
+    assert all(PSNR.search(c) for c in compared)
+
+
+def test_corrupt_weights_disable_that_model_only(tmp_path, monkeypatch):
+    copy_model("classic", tmp_path, "classic")
+    copy_model("classic", tmp_path, "blind", description="Blind stand-in.")
+    (tmp_path / "blind.keras").write_bytes(b"PK\x03\x04 this is not a whole zip file")
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample")
+    picker = at.radio(key="model")
+    assert picker.value == "weights/classic"  # the broken default is passed over
+    assert picker.options[0] == "blind · unavailable"
+    assert "Denoised (classic)" in assert_three_panels(at)[1]
+    picker.set_value("weights/blind").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("blind.keras could not be loaded")
+    assert at.error[0].value.endswith("showing classic instead.")
+    assert "Denoised (classic)" in assert_three_panels(at)[1]
+
+
+def test_no_loadable_model_still_shows_noisy_and_original(tmp_path, monkeypatch):
+    (tmp_path / "classic.keras").write_bytes(b"garbage")
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
+    at = open_page("MNIST sample")
+    assert not at.exception
+    assert "No other model could be loaded" in at.error[0].value
+    assert [c.split(" ·")[0] for c in captions(at)] == ["Noisy", "Original"]
+
+
+def test_no_mnist_dir_and_no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    at = open_page("MNIST sample")
+    assert_three_panels(at)
+
+
+def test_canvas_unavailable_leaves_the_other_inputs_working(monkeypatch):
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", None)  # makes the import fail
+    at = open_page()
+    assert not at.exception
+    assert "drawing canvas is unavailable" in at.warning[0].value
+    at.session_state["source"] = "MNIST sample"
+    assert_three_panels(at.run())
+
+
+def test_about_the_models_charts_scores_with_a_rule_at_sigma():
+    at = open_page("MNIST sample")
+    at.slider(key="sigma").set_value(0.3).run()
+    assert at.expander[0].label == "About the models"
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    psnr = specs[0]
+    lines, rule = psnr["layer"]
+    models = {row["model"] for row in lines["data"]["values"]}
+    assert models == {"classic", charts.NOISY}
+    assert rule["data"]["values"] == [{"sigma": 0.3}]
+    if len(specs) == 1:  # the shipped sidecar has no accuracy rows yet
+        assert any("No model's sidecar has classifier accuracies" in c.value for c in at.caption)
+
+
+def test_upload_tab_waits_for_a_file():
+    at = open_page("Upload")
+    assert not at.exception
+    assert any("Upload a picture" in info.value for info in at.info)
+
+
+@pytest.mark.parametrize("name", list(good_uploads()))
+def test_awkward_uploads_become_the_right_digit(name):
+    content, digit = good_uploads()[name]
+    at = open_page("Upload")
+    at.file_uploader(key="upload").set_value((f"digit-{name}.png", content, "image/png")).run()
+    assert not at.error, at.error[0].value if at.error else ""
+    assert_three_panels(at)
+    assert readings(at)[2] == digit
+    if name == "animated GIF":
+        assert any("using its first frame" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_bad_uploads_give_one_line_messages(name):
+    content, message = BAD_UPLOADS[name]
+    at = open_page("Upload")
+    at.file_uploader(key="upload").set_value(("digit.png", content, "image/png")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert "\n" not in at.error[0].value
+    assert len(at.image) == 0
+
+
+# The page's helpers, without Streamlit.
+
+
+def test_catalog_skips_the_classifier_temporaries_and_orders_blind_first(tmp_path):
+    for name in ("classic", "blind", "aaa"):
+        copy_model("classic", tmp_path, name)
+    copy_model("classifier", tmp_path, "classifier")
+    (tmp_path / ".blind.123.tmp.keras").write_bytes(b"half a model")
+    entries = catalog.discover(tmp_path, tmp_path / "missing-runs")
+    assert [e.key for e in entries] == ["weights/blind", "weights/classic", "weights/aaa"]
+    assert catalog.default_key(entries) == "weights/blind"
+    assert catalog.default_key(entries[1:]) == "weights/classic"
+
+
+def test_catalog_refuses_models_that_are_not_image_to_image(tmp_path):
+    copy_model("classifier", tmp_path, "sneaky", recipe="classic")
+    with pytest.raises(catalog.ModelUnavailable, match="not an image-to-image model"):
+        catalog.load_denoiser(tmp_path / "sneaky.keras")
+
+
+def test_score_at_interpolates_between_sigma_rows_and_never_extrapolates():
+    rows = [
+        {"sigma": 0.0, "psnr": 20.0, "noisy_psnr": float("inf")},
+        {"sigma": 0.5, "psnr": 18.0, "noisy_psnr": 12.0},
+        {"sigma": 1.0, "psnr": 14.0, "noisy_psnr": 7.0},
+    ]
+    assert catalog.score_at(rows, 0.25) == pytest.approx(19.0)
+    assert catalog.score_at(rows, 0.75) == pytest.approx(16.0)
+    assert catalog.score_at(rows, 0.5) == 18.0
+    assert catalog.score_at(rows, 0.0, "noisy_psnr") == float("inf")
+    assert catalog.score_at(rows, 0.1, "noisy_psnr") is None  # cannot interpolate from ∞
+    assert catalog.score_at(rows[1:], 0.2) is None
+    assert catalog.score_at(rows, 0.5, "accuracy") is None
+
+
+def test_panels_are_upscaled_crisply_to_at_least_196_px():
+    image = np.zeros((28, 28), np.float32)
+    image[3, 5] = 1.0
+    big = panels.upscale(image)
+    assert big.shape == (196, 196) and big.dtype == np.uint8
+    assert big[21:28, 35:42].min() == 255 and big[:21].max() == 0 and big[28:].max() == 0
+    assert Image.open(io.BytesIO(panels.panel_png(image))).size == (196, 196)
+
+
+def test_captions_show_infinity_and_the_gain():
+    exact, noisy, cleaned = (
+        panels.PanelScore(float("inf"), 1.0),
+        panels.PanelScore(12.04, 0.3),
+        panels.PanelScore(19.5, 0.8),
+    )
+    assert panels.caption("Original", exact) == "Original · PSNR ∞ dB · SSIM 1.000"
+    assert (
+        panels.caption("Denoised", cleaned, panels.gain(cleaned, noisy))
+        == "Denoised · PSNR 19.5 dB (+7.5 dB) · SSIM 0.800"
+    )
+    assert panels.gain(cleaned, exact) is None
+
+
+def test_composite_png_holds_the_three_panels_side_by_side():
+    images = [np.full((28, 28), v, np.float32) for v in (0.0, 0.5, 1.0)]
+    sheet = Image.open(
+        io.BytesIO(panels.composite_png(images, ["Noisy · PSNR 9.0 dB", "b", "Original · PSNR ∞ dB"]))
+    )
+    assert sheet.width >= 3 * 196 and sheet.height > 196
+    middle_row = np.asarray(sheet.convert("L"))[100]
+    assert {0, 128, 255} <= set(middle_row.tolist())
+
+
+@pytest.mark.parametrize("name", list(good_uploads()))
+def test_read_upload_returns_an_mnist_style_input(name):
+    content, _ = good_uploads()[name]
+    result = uploads.read_upload(content)
+    assert result.image.shape == (28, 28) and result.image.dtype == np.float32
+    assert result.image.max() == pytest.approx(1.0) and result.image[:3].max() < 0.05  # framed like MNIST
+
+
+def test_read_upload_takes_the_first_frame_of_an_animation():
+    result = uploads.read_upload(good_uploads()["animated GIF"][0])
+    assert result.notes == ("The image is animated: using its first frame.",)
+    first_only = uploads.read_upload(encode(Image.fromarray(digit_picture(2))))
+    assert np.abs(result.image - first_only.image).max() < 0.05
+
+
+@pytest.mark.parametrize("name", list(BAD_UPLOADS))
+def test_read_upload_refuses_bad_files_with_a_message(name):
+    content, message = BAD_UPLOADS[name]
+    with pytest.raises(ValueError, match=message):
+        uploads.read_upload(content)
+
+
+def test_read_upload_refuses_a_fully_transparent_or_blank_picture():
+    clear = np.zeros((100, 100, 4), np.uint8)
+    with pytest.raises(ValueError):
+        uploads.read_upload(encode(Image.fromarray(clear, mode="RGBA")))
+    with pytest.raises(ValueError):
+        uploads.read_upload(encode(Image.new("L", (100, 100), 255)))
