@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from denoiser import metrics, noise
+from denoiser.classifier import accuracy
 from denoiser.inference import denoise
 
 DEFAULT_SIGMAS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -24,10 +25,13 @@ class Score:
     noisy_ssim: float
     ssim: float
     images_per_s: float
+    noisy_accuracy: float | None = None  # the classifier's, when one is given
+    accuracy: float | None = None
+    clean_accuracy: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        """Rounded for sidecars and tables."""
-        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+        """Rounded for sidecars and tables; absent accuracies are left out."""
+        return {k: round(float(v), 4) for k, v in asdict(self).items() if v is not None}
 
 
 def evaluate(
@@ -35,10 +39,15 @@ def evaluate(
     images: np.ndarray,
     sigmas: tuple[float, ...] | list[float] = DEFAULT_SIGMAS,
     seed: int = 1234,
+    classifier: keras.Model | None = None,
+    labels: np.ndarray | None = None,
 ) -> list[Score]:
-    """Score `model` on `images` at each σ; the noise is the same for every model given the seed."""
+    """Score `model` on `images` at each σ; the noise is the same for every model given the seed.
+    With a classifier and labels, also how often it reads the noisy, denoised and clean digit."""
     field = noise.noise_field(np.shape(images), seed)
     denoise(model, images[:1])  # warm-up, so the timing measures steady-state speed
+    read = classifier is not None and labels is not None
+    clean_accuracy = accuracy(classifier, images, labels) if read else None
     scores = []
     for sigma in sigmas:
         noisy = noise.apply_noise(images, field, sigma)
@@ -53,6 +62,9 @@ def evaluate(
                 noisy_ssim=metrics.mean_ssim(noisy, images),
                 ssim=metrics.mean_ssim(out, images),
                 images_per_s=len(images) / seconds if seconds else float("inf"),
+                noisy_accuracy=accuracy(classifier, noisy, labels) if read else None,
+                accuracy=accuracy(classifier, out, labels) if read else None,
+                clean_accuracy=clean_accuracy,
             )
         )
     return scores
