@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-size", type=positive_int, help="use the first N training digits")
     train.add_argument("--loss", choices=["binary_crossentropy", "mse", "mae"])
     train.add_argument("--learning-rate", type=float)
+    train.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-sigmas", type=parse_sigmas, default=[round(0.1 * i, 1) for i in range(11)])
     train.add_argument("--eval-size", type=positive_int, default=10000)
@@ -100,6 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
             "train_size": args.train_size,
             "loss": args.loss,
             "learning_rate": args.learning_rate,
+            "schedule": args.schedule,
             "seed": args.seed,
         }.items()
         if value is not None

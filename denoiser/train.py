@@ -35,6 +35,7 @@ class TrainConfig:
     val_size: int = 1000  # test digits used for the validation loss
     loss: str | None = None  # None uses the model's own (see ModelSpec.loss)
     learning_rate: float = 1e-3
+    schedule: str = "constant"  # or "cosine": decay to zero over the run (longer trainings)
     seed: int = 0
 
     @classmethod
@@ -56,6 +57,8 @@ class TrainConfig:
             raise ValueError(f"σ range must satisfy 0 ≤ lo ≤ hi ≤ 2, got {self.sigma_range}")
         if self.train_size is not None and self.train_size < 1:
             raise ValueError("training-set size must be at least 1")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
 
     @property
     def sigma_label(self) -> str:
@@ -199,8 +202,11 @@ def train(
     x_val = data.x_test[: config.val_size]
     model = models.build(config.model)
     loss = config.loss or models.get_spec(config.model).loss
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
     steps = int(np.ceil(len(x_train) / config.batch_size))
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps * config.epochs)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss)
     callback = ProgressCallback(config, steps, on_progress, should_stop)
     started = time.perf_counter()
     model.fit(
