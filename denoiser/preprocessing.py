@@ -10,11 +10,14 @@ share `fit_to_mnist` for the crop-fit-centre steps. Pure NumPy and Pillow, no St
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 SIZE = 28  # side of an MNIST image
 BOX = 20  # longer side of the digit inside it, as in MNIST
 CENTRE = 14.0  # where MNIST's centres of mass sit (pixel indices; measured mean 13.99, 14.01)
+BOLDEST = 0.24  # stroke width over digit size that only 1% of MNIST digits exceed
+BOLD = 0.175  # stroke width over digit size that 10% of MNIST digits exceed
+FINE = 4  # strokes are measured and thinned at 4× the final size, in steps of a quarter pixel
 SHAPE_LEVEL = 0.5  # the digit's edge: where ink is half its strongest, as in a half-covered pixel
 PAPER_NOISE = 5.0  # paper is what lies within this many standard deviations of its level
 LARGEST_UPLOAD = 1024  # longer side uploads are reduced to first, so a photo costs milliseconds
@@ -23,8 +26,9 @@ LARGEST_UPLOAD = 1024  # longer side uploads are reduced to first, so a photo co
 def fit_to_mnist(ink: np.ndarray) -> np.ndarray:
     """Crop an ink map to its ink, fit it in 20×20 and centre it by mass in 28×28 (MNIST's steps)."""
     rows, cols = ink_box(ink)
-    digit = fit_box(ink[rows, cols])
-    return centre_by_mass(digit)
+    crop = thin_bold_strokes(ink[rows, cols])
+    rows, cols = ink_box(crop)
+    return centre_by_mass(fit_box(crop[rows, cols]))
 
 
 def has_ink(ink: np.ndarray) -> bool:
@@ -48,13 +52,46 @@ def ink_box(ink: np.ndarray) -> tuple[slice, slice]:
 
 def fit_box(crop: np.ndarray) -> np.ndarray:
     """Resize so the longer side is 20 px, keeping the aspect ratio, with Pillow's anti-aliasing."""
-    height, width = crop.shape
-    scale = BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32))
-    resized = np.clip(np.asarray(image.resize(size, Image.Resampling.LANCZOS)), 0.0, 1.0)
+    resized = resize_longer_side(crop, BOX)
     # Stretch so the strongest ink is white, as in MNIST, whose source scans were binary.
     return resized / resized.max()
+
+
+def resize_longer_side(image: np.ndarray, side: int) -> np.ndarray:
+    """Lanczos-resize a float image so its longer side is `side`, keeping the aspect ratio."""
+    height, width = image.shape
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32)).resize(
+        size, Image.Resampling.LANCZOS
+    )
+    return np.clip(np.asarray(resized), 0.0, 1.0)
+
+
+def thin_bold_strokes(crop: np.ndarray) -> np.ndarray:
+    """Thin strokes bolder than 99% of MNIST's to the width of its bold digits (its 90th percentile).
+
+    MNIST itself did no such thing, but its writers never had a fat brush on a small digit, which
+    fills the loops in and leaves the classifier a blob: mouse-like drawings whose strokes are 30%
+    of their size read 62% unthinned, 92% thinned (300 test digits). Other drawings are untouched.
+    """
+    fine = np.pad(resize_longer_side(crop, BOX * FINE), 1)
+    width = stroke_width(fine >= SHAPE_LEVEL * fine.max())
+    if width <= BOLDEST * BOX * FINE:
+        return crop
+    image = Image.fromarray(fine)
+    for _ in range(round((width - BOLD * BOX * FINE) / 2)):
+        image = image.filter(ImageFilter.MinFilter(3))  # grey erosion: one pixel off each side
+    thinned = np.asarray(image)
+    return thinned if thinned.max() > 0 else crop
+
+
+def stroke_width(shape: np.ndarray) -> float:
+    """Twice the area over the boundary's length: the width of a stroke, which has a boundary on both sides."""
+    padded = np.pad(shape, 1)
+    inner = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    area = shape.sum()
+    return 2 * float(area) / max(float(area - inner.sum()), 1.0)
 
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
@@ -190,30 +227,44 @@ def drop_background(ink: np.ndarray) -> np.ndarray:
         return np.zeros_like(ink)
     core = candidates[candidates >= otsu_threshold(candidates)]
     ink_level = np.median(core) if core.size else candidates.max()
+    if ink_level < 2 * paper_top:
+        # Blank paper's noise reaches about 5σ; a digit's ink stands 25σ and more above it.
+        return np.zeros_like(ink)
     return np.clip((flat - paper_top) / (ink_level - paper_top), 0.0, 1.0).astype(np.float32)
 
 
 def flatten_paper(ink: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, float]:
     """Subtract the paper's level and mild shading (a plane); return the result and the paper's noise.
 
-    The border's median is the first guess of the paper; then a plane a + b·y + c·x is fitted to
-    the pixels near the current guess, and refitted, so the ink never pulls it. Ink only lies
-    above the paper, so the noise is measured on the paper's lower side alone.
+    A plane a + b·y + c·x is fitted to the pixels near the current guess of the paper, and
+    refitted, so the ink never pulls it. Ink only lies above the paper, so the noise is measured
+    on the paper's lower side alone.
     """
     grid_y, grid_x = np.indices(ink.shape)
     step = max(1, ink.size // 20000)  # a sample is plenty for three numbers
     design = np.column_stack([np.ones(ink.size), grid_y.ravel(), grid_x.ravel()])[::step]
     values = ink.ravel()[::step]
-    coefficients = np.array([np.median(border(ink)), 0.0, 0.0])
+    coefficients = np.array([paper_guess(ink), 0.0, 0.0])
     residual = values - design @ coefficients
     for _ in range(rounds):
-        near = np.abs(residual) <= 3 * lower_spread(residual)
+        noise = lower_spread(residual)
+        near = (residual >= -3 * noise) & (residual <= noise)
         if near.sum() < 3:
             break
         coefficients, *_ = np.linalg.lstsq(design[near], values[near], rcond=None)
         residual = values - design @ coefficients
     plane = coefficients[0] + coefficients[1] * grid_y + coefficients[2] * grid_x
     return (ink - plane).astype(np.float32), lower_spread(residual)
+
+
+def paper_guess(ink: np.ndarray) -> float:
+    """A first paper level: the border's median, or the darker Otsu class's if lower.
+
+    The border is mostly paper unless the picture is cropped tight around a bold digit, and then
+    Otsu's split, which only fails when the ink is a small share of the picture, is sound.
+    """
+    darker = ink[ink <= otsu_threshold(ink)]
+    return float(min(np.median(border(ink)), np.median(darker)))
 
 
 def lower_spread(residual: np.ndarray) -> float:
