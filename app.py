@@ -11,6 +11,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
+import functools  # noqa: E402
 import gc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -18,8 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from denoiser import catalog, charts, classifier, data, noise, panels, uploads  # noqa: E402
-from denoiser.inference import denoise  # noqa: E402
+from denoiser import catalog, charts, data, noise, panels, sweep, uploads  # noqa: E402
 
 SOURCES = ("Draw", "MNIST sample", "Upload")
 CANVAS_PX = 280
@@ -77,23 +77,38 @@ def uploaded_digit(content: bytes) -> uploads.Upload:
     return uploads.read_upload(content)
 
 
-@st.cache_data(max_entries=2048, show_spinner=False)
-def denoised(_model: keras.Model, key: str, version: tuple[int, int], noisy: np.ndarray) -> np.ndarray:
-    """One image through one model (`predict_on_batch`); cached by model file and input."""
-    return denoise(_model, noisy)
+@st.cache_data(max_entries=64, show_spinner=False)
+def sweep_of(
+    _model: keras.Model,
+    key: str,
+    version: tuple[int, int],
+    clean: np.ndarray,
+    field: np.ndarray,
+    sigmas: tuple[float, ...],
+) -> sweep.Sweep:
+    """The model on this digit and noise field at every slider position (a handful of batched calls)."""
+    return sweep.run(_model, clean, field, sigmas)
 
 
-@st.cache_data(max_entries=2048, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
+def sweep_readings(
+    _classifier: keras.Model,
+    _sweep: sweep.Sweep,
+    classifier_version: tuple[int, int] | None,
+    key: str,
+    version: tuple[int, int],
+    clean: np.ndarray,
+    field: np.ndarray,
+    sigmas: tuple[float, ...],
+) -> sweep.Readings:
+    """The classifier's readings of a sweep, cached under the same inputs as the sweep itself."""
+    return sweep.read(_classifier, _sweep, clean)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
 def scores(images: tuple[np.ndarray, ...], original: np.ndarray) -> list[panels.PanelScore]:
-    """PSNR/SSIM of each image against the original."""
+    """PSNR/SSIM of each image against the original (for panels outside a sweep)."""
     return panels.score_panels(list(images), original)
-
-
-@st.cache_data(max_entries=2048, show_spinner=False)
-def readings(_model: keras.Model, folder: str, images: tuple[np.ndarray, ...]) -> list[classifier.Reading]:
-    """What the classifier reads in each image."""
-    probabilities = classifier.read_digits(_model, np.stack(images))
-    return [classifier.Reading(int(p.argmax()), float(p.max())) for p in probabilities]
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -269,69 +284,104 @@ def model_picker(entries: list[catalog.ModelEntry], loaded: dict, sigma: float) 
     return by_key[key]
 
 
-def denoise_with(
-    entry: catalog.ModelEntry, entries: list[catalog.ModelEntry], loaded: dict, noisy: np.ndarray
-) -> tuple[np.ndarray | None, catalog.ModelEntry | None]:
-    """The chosen model's output; if it cannot load, say so and use the first model that can."""
+def usable_model(entry: catalog.ModelEntry | None, entries: list[catalog.ModelEntry], loaded: dict):
+    """The chosen model, or (saying so) the first one that loads; None when none does."""
+    if entry is None:
+        return None
     if not isinstance(loaded[entry.key], str):
-        return denoised(loaded[entry.key], entry.key, entry.version, noisy), entry
+        return entry
     fallback = next((e for e in entries if not isinstance(loaded[e.key], str)), None)
     if fallback is None:
         st.error(f"{loaded[entry.key]}. No other model could be loaded either.")
-        return None, None
-    st.error(f"{loaded[entry.key]}: showing {fallback.label} instead.")
-    return denoised(loaded[fallback.key], fallback.key, fallback.version, noisy), fallback
+    else:
+        st.error(f"{loaded[entry.key]}: showing {fallback.label} instead.")
+    return fallback
 
 
-def show_panels(noisy: np.ndarray, cleaned: np.ndarray | None, clean: np.ndarray, used: str) -> None:
-    """Noisy | Denoised | Original, captioned with PSNR/SSIM, the classifier's reading, a download."""
-    images = (noisy, cleaned if cleaned is not None else np.zeros_like(clean), clean)
-    noisy_score, denoised_score, original_score = scores(images, clean)
+def classifier_model() -> tuple[keras.Model | None, tuple[int, int] | None]:
+    """The classifier in the weights folder (reloaded when its file changes), or None."""
+    folder = catalog.weights_dir()
+    version = file_version(folder / catalog.CLASSIFIER_FILE)
+    return load_classifier(str(folder), version), version
+
+
+def show_panels(
+    entry: catalog.ModelEntry | None, model, clean: np.ndarray, field: np.ndarray, sigma: float
+) -> None:
+    """Noisy | Denoised | Original, captioned with PSNR/SSIM and the classifier's reading, and a download."""
+    if entry is None:
+        show_without_model(clean, field, sigma)
+        return
+    sigmas = sweep.sigmas_for(sigma)
+    result = sweep_of(model, entry.key, entry.version, clean, field, sigmas)
+    i = result.index(sigma)
+    (original_score,) = scores((clean,), clean)
+    images = (result.noisy[i], result.denoised[i], clean)
+    noisy_score, denoised_score = result.noisy_scores[i], result.denoised_scores[i]
     captions = (
         panels.caption("Noisy", noisy_score),
-        panels.caption(f"Denoised ({used})", denoised_score, panels.gain(denoised_score, noisy_score)),
+        panels.caption(f"Denoised ({entry.label})", denoised_score, panels.gain(denoised_score, noisy_score)),
         panels.caption("Original", original_score),
     )
-    reader = load_classifier(
-        str(catalog.weights_dir()), file_version(catalog.weights_dir() / catalog.CLASSIFIER_FILE)
-    )
-    read = readings(reader, str(catalog.weights_dir()), images) if reader is not None else None
-    for i, column in enumerate(st.columns(3)):
+    reader, reader_version = classifier_model()
+    found = None
+    if reader is not None:
+        read = sweep_readings(reader, result, reader_version, entry.key, entry.version, clean, field, sigmas)
+        found = (read.noisy[i], read.denoised[i], read.original)
+    for column, image, text, reading in zip(
+        st.columns(3), images, captions, found or (None,) * 3, strict=True
+    ):
         with column:
-            if i == 1 and cleaned is None:
-                st.warning("No denoiser could be loaded.")
-                continue
-            st.image(panel_png(images[i]), caption=captions[i], width=panels.PANEL_PX, output_format="PNG")
-            if read is not None:
-                st.markdown(panels.reading_text(read[i].digit, read[i].confidence))
-    if cleaned is not None:
-        st.download_button(
-            "Download the three panels (PNG)",
-            data=composite(images, captions),
-            file_name="denoised-digit.png",
-            mime="image/png",
-            on_click="ignore",
-            key="download",
-        )
+            st.image(panel_png(image), caption=text, width=panels.PANEL_PX, output_format="PNG")
+            if reading is not None:
+                st.markdown(panels.reading_text(reading.digit, reading.confidence))
+    st.download_button(
+        "Download the three panels (PNG)",
+        data=functools.partial(composite, images, captions),  # built only when clicked
+        file_name="denoised-digit.png",
+        mime="image/png",
+        on_click="ignore",
+        key="download",
+    )
+
+
+def show_without_model(clean: np.ndarray, field: np.ndarray, sigma: float) -> None:
+    """Noisy and Original only, when no denoiser loads."""
+    noisy = noise.apply_noise(clean, field, sigma)
+    noisy_score, original_score = scores((noisy, clean), clean)
+    left, middle, right = st.columns(3)
+    left.image(
+        panel_png(noisy),
+        caption=panels.caption("Noisy", noisy_score),
+        width=panels.PANEL_PX,
+        output_format="PNG",
+    )
+    middle.warning("No denoiser could be loaded.")
+    right.image(
+        panel_png(clean),
+        caption=panels.caption("Original", original_score),
+        width=panels.PANEL_PX,
+        output_format="PNG",
+    )
 
 
 def show_comparison(
-    entries: list[catalog.ModelEntry], loaded: dict, noisy: np.ndarray, clean: np.ndarray
+    entries: list[catalog.ModelEntry], loaded: dict, clean: np.ndarray, field: np.ndarray, sigma: float
 ) -> None:
     """Every model's output for the same noisy input, in rows of four."""
-    st.subheader(f"Every model on this input at σ = {st.session_state.sigma:.2f}")
+    st.subheader(f"Every model on this input at σ = {sigma:.2f}")
+    sigmas = sweep.sigmas_for(sigma)
     columns = st.columns(COMPARE_COLUMNS)
-    for i, entry in enumerate(entries):
-        with columns[i % COMPARE_COLUMNS]:
+    for n, entry in enumerate(entries):
+        with columns[n % COMPARE_COLUMNS]:
             model = loaded[entry.key]
             if isinstance(model, str):
                 st.caption(f"**{entry.label}**: {model}")
                 continue
-            output = denoised(model, entry.key, entry.version, noisy)
-            (score,) = scores((output,), clean)
-            st.image(
-                panel_png(output), caption=f"{entry.label} · PSNR {panels.format_db(score.psnr)}", width=150
-            )
+            result = sweep_of(model, entry.key, entry.version, clean, field, sigmas)
+            i = result.index(sigma)
+            text = f"{entry.label} · PSNR {panels.format_db(result.denoised_scores[i].psnr)}"
+            st.image(panel_png(result.denoised[i]), caption=text, width=150, output_format="PNG")
 
 
 def about_models(entries: list[catalog.ModelEntry], sigma: float) -> None:
@@ -341,11 +391,11 @@ def about_models(entries: list[catalog.ModelEntry], sigma: float) -> None:
             st.markdown(f"**{entry.label}**: {entry.description}")
         st.markdown("**Test-set PSNR against σ** (red line: the slider's σ)")
         st.vega_lite_chart(
-            charts.sigma_chart(charts.score_rows(entries, "psnr", "noisy_psnr"), sigma, "PSNR (dB)")
+            charts.sigma_chart(charts.score_rows(entries, "psnr", charts.PSNR_REFERENCES), sigma, "PSNR (dB)")
         )
-        accuracy = charts.score_rows(entries, "accuracy", "noisy_accuracy")
+        accuracy = charts.score_rows(entries, "accuracy", charts.ACCURACY_REFERENCES)
         st.markdown("**Classifier accuracy against σ**")
-        if accuracy:
+        if any(not row["reference"] for row in accuracy):
             st.vega_lite_chart(charts.sigma_chart(accuracy, sigma, "accuracy", ".0%"))
         else:
             st.caption("No model's sidecar has classifier accuracies yet.")
@@ -374,11 +424,10 @@ def main() -> None:
     loaded = {e.key: load_model(str(e.path), e.version) for e in entries}
     entry = model_picker(entries, loaded, sigma)
     if clean is not None:
-        noisy = noise.apply_noise(clean, field, sigma)
-        cleaned, used = denoise_with(entry, entries, loaded, noisy) if entry else (None, None)
-        show_panels(noisy, cleaned, clean, used.label if used else "none")
+        used = usable_model(entry, entries, loaded)
+        show_panels(used, loaded[used.key] if used else None, clean, field, sigma)
         if st.session_state.get("compare") and entries:
-            show_comparison(entries, loaded, noisy, clean)
+            show_comparison(entries, loaded, clean, field, sigma)
     about_models(entries, sigma)
 
 

@@ -13,32 +13,38 @@ from typing import Any
 from denoiser.catalog import ModelEntry
 
 NOISY = "noisy (no denoising)"
+CLEAN = "clean (no noise)"
+PSNR_REFERENCES = {NOISY: "noisy_psnr"}
+ACCURACY_REFERENCES = {NOISY: "noisy_accuracy", CLEAN: "clean_accuracy"}
 
 
-def score_rows(entries: list[ModelEntry], name: str, noisy_name: str) -> list[dict[str, Any]]:
-    """Long-format rows {model, sigma, value} for every model, plus the noisy input once.
+def score_rows(entries: list[ModelEntry], name: str, references: dict[str, str]) -> list[dict[str, Any]]:
+    """Long-format rows {model, sigma, value, reference} for every model, plus reference lines.
 
-    The noisy line comes from the first sidecar that has it: every model was scored on the same
-    test digits with the same noise seed, so their noisy columns agree. Non-finite values (the
-    noisy PSNR at σ = 0 is ∞) cannot be drawn and are left out.
+    A reference line (the noisy input, the clean digits) comes from the first sidecar that has
+    it: every model was scored on the same test digits with the same noise seed, so theirs
+    agree. Non-finite values (the noisy PSNR at σ = 0 is ∞) cannot be drawn and are left out.
     """
     rows = []
-    noisy_rows: list[dict[str, Any]] = []
     for entry in entries:
-        own = [_row(entry.label, score, name) for score in entry.scores]
-        rows += [row for row in own if row is not None]
-        if not noisy_rows:
-            noisy = [_row(NOISY, score, noisy_name) for score in entry.scores]
-            noisy_rows = [row for row in noisy if row is not None]
-    return rows + noisy_rows
+        rows += [row for score in entry.scores if (row := _row(entry.label, score, name, False))]
+    for label, field in references.items():
+        for entry in entries:
+            lines = [row for score in entry.scores if (row := _row(label, score, field, True))]
+            if lines:
+                rows += lines
+                break
+    return rows
 
 
-def _row(model: str, score: Any, name: str) -> dict[str, Any] | None:
+def _row(model: str, score: Any, name: str, reference: bool) -> dict[str, Any] | None:
     """One chart row, or None when the score is missing or cannot be drawn."""
     if not isinstance(score, dict) or score.get("sigma") is None or score.get(name) is None:
         return None
     value = float(score[name])
-    return {"model": model, "sigma": float(score["sigma"]), "value": value} if math.isfinite(value) else None
+    if not math.isfinite(value):
+        return None
+    return {"model": model, "sigma": float(score["sigma"]), "value": value, "reference": reference}
 
 
 def sigma_chart(rows: list[dict[str, Any]], sigma: float, y_title: str, y_format: str = ".1f") -> dict:
@@ -58,7 +64,7 @@ def sigma_chart(rows: list[dict[str, Any]], sigma: float, y_title: str, y_format
             },
             "color": {"field": "model", "type": "nominal", "title": None, "legend": {"orient": "bottom"}},
             "strokeDash": {
-                "condition": {"test": f"datum.model === '{NOISY}'", "value": [4, 3]},
+                "condition": {"test": "datum.reference", "value": [4, 3]},
                 "value": [1, 0],
             },
             "tooltip": [

@@ -28,9 +28,9 @@ class PanelScore:
     ssim: float
 
 
-def score_panels(images: list[np.ndarray], original: np.ndarray) -> list[PanelScore]:
+def score_panels(images: list[np.ndarray] | np.ndarray, original: np.ndarray) -> list[PanelScore]:
     """PSNR and SSIM of each (28, 28) image against `original`, in one TensorFlow call each."""
-    batch = np.stack([np.asarray(image, np.float32) for image in images])
+    batch = np.asarray(images, np.float32)
     reference = np.broadcast_to(np.asarray(original, np.float32), batch.shape)
     psnrs, ssims = metrics.psnr(batch, reference), metrics.ssim(batch, reference)
     return [PanelScore(float(p), float(s)) for p, s in zip(psnrs, ssims, strict=True)]

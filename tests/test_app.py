@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from denoiser import catalog, charts, data, panels, uploads
+from denoiser import catalog, charts, data, noise, panels, storage, sweep, uploads
+from denoiser.inference import denoise
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -413,6 +414,65 @@ def test_score_at_interpolates_between_sigma_rows_and_never_extrapolates():
     assert catalog.score_at(rows, 0.5, "accuracy") is None
 
 
+def test_sweep_matches_one_image_at_a_time():
+    model = storage.load_model(WEIGHTS / "classic.keras")
+    images, _ = data.load_sample()
+    clean, field = images[3], noise.noise_field((28, 28), seed=5)
+    result = sweep.run(model, clean, field)
+    assert result.sigmas == sweep.GRID and result.denoised.shape == (101, 28, 28)
+    i = result.index(0.37)
+    noisy = noise.apply_noise(clean, field, 0.37)
+    np.testing.assert_array_equal(result.noisy[i], noisy)
+    np.testing.assert_allclose(result.denoised[i], denoise(model, noisy), atol=1e-5)
+    single = panels.score_panels([noisy, denoise(model, noisy)], clean)
+    assert result.noisy_scores[i].psnr == pytest.approx(single[0].psnr, abs=1e-4)
+    assert result.denoised_scores[i].ssim == pytest.approx(single[1].ssim, abs=1e-4)
+    assert result.noisy_scores[0].psnr == float("inf")  # σ = 0 is the clean digit itself
+
+
+def test_sweep_covers_slider_positions_and_single_values_set_by_code():
+    assert sweep.sigmas_for(0.5) is sweep.GRID and sweep.sigmas_for(1.0) is sweep.GRID
+    assert sweep.sigmas_for(0.505) == (0.505,)
+    with pytest.raises(KeyError):
+        sweep.Sweep((0.1,), np.zeros((1, 28, 28)), np.zeros((1, 28, 28)), (), ()).index(0.2)
+
+
+def test_chart_rows_hold_each_model_and_the_reference_lines_once(tmp_path):
+    rows = [
+        {
+            "sigma": 0.0,
+            "psnr": 21.0,
+            "noisy_psnr": float("inf"),
+            "accuracy": 0.99,
+            "noisy_accuracy": 0.99,
+            "clean_accuracy": 0.99,
+        },
+        {
+            "sigma": 0.5,
+            "psnr": 18.0,
+            "noisy_psnr": 9.0,
+            "accuracy": 0.95,
+            "noisy_accuracy": 0.6,
+            "clean_accuracy": 0.99,
+        },
+    ]
+    entries = [
+        catalog.ModelEntry("weights/a", "a", tmp_path / "a.keras", "", rows),
+        catalog.ModelEntry("weights/b", "b", tmp_path / "b.keras", "", rows[1:]),
+    ]
+    psnr = charts.score_rows(entries, "psnr", charts.PSNR_REFERENCES)
+    assert [(r["model"], r["sigma"]) for r in psnr] == [
+        ("a", 0.0),
+        ("a", 0.5),
+        ("b", 0.5),
+        (charts.NOISY, 0.5),
+    ]
+    accuracy = charts.score_rows(entries, "accuracy", charts.ACCURACY_REFERENCES)
+    assert {r["model"] for r in accuracy if r["reference"]} == {charts.NOISY, charts.CLEAN}
+    spec = charts.sigma_chart(accuracy, 0.42, "accuracy", ".0%")
+    assert spec["layer"][1]["data"]["values"] == [{"sigma": 0.42}]
+
+
 def test_panels_are_upscaled_crisply_to_at_least_196_px():
     image = np.zeros((28, 28), np.float32)
     image[3, 5] = 1.0
@@ -466,6 +526,22 @@ def test_read_upload_refuses_bad_files_with_a_message(name):
     content, message = BAD_UPLOADS[name]
     with pytest.raises(ValueError, match=message):
         uploads.read_upload(content)
+
+
+def test_read_canvas_turns_the_canvas_png_into_the_drawn_digit():
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255  # the canvas has an opaque black background
+    canvas[40:240, 130:150, :3] = 255  # a white vertical stroke: a 1
+    digit = uploads.read_canvas(encode(Image.fromarray(canvas, mode="RGBA")))
+    assert digit.shape == (28, 28) and digit.max() == pytest.approx(1.0)
+    columns = np.flatnonzero(digit.max(axis=0) > 0.5)
+    assert 10 <= columns.min() and columns.max() <= 17  # tall, thin and centred, as MNIST's 1s are
+    blank = canvas.copy()
+    blank[..., :3] = 0
+    with pytest.raises(ValueError, match="draw a digit"):
+        uploads.read_canvas(encode(Image.fromarray(blank, mode="RGBA")))
+    with pytest.raises(ValueError, match="too large"):
+        uploads.read_canvas(png_header_only(60_000, 60_000))
 
 
 def test_read_upload_refuses_a_fully_transparent_or_blank_picture():
