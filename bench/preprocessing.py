@@ -270,14 +270,15 @@ def print_table(original: np.ndarray, results: dict[str, dict[str, np.ndarray]])
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def print_breakdowns(work: Workloads, ours: dict[str, np.ndarray]) -> None:
-    """Ours on mouse-like drawings by stroke width and by size, and on uploads by mode."""
+def print_breakdowns(work: Workloads, ours: dict[str, np.ndarray], unthinned: dict[str, np.ndarray]) -> None:
+    """Ours on mouse-like drawings by stroke width (with and without thinning) and by size, and on uploads by mode."""
     ratios = np.array([s.width_ratio for s in work.strokes])
     sizes = np.array([s.size for s in work.strokes]) / CANVAS
-    print("\nOurs, mouse-like drawings by stroke width (width / drawing size):")
+    print("\nOurs, mouse-like drawings by stroke width (width / drawing size), without thinning in brackets:")
     for low, high in ((0.03, 0.06), (0.06, 0.12), (0.12, 0.2), (0.2, 0.3)):
         chosen = (ratios >= low) & (ratios < high)
-        print(f"  {low:.2f}–{high:.2f}: {100 * ours['mouse-like'][chosen].mean():.2f}% of {chosen.sum()}")
+        with_, without = (100 * r["mouse-like"][chosen].mean() for r in (ours, unthinned))
+        print(f"  {low:.2f}–{high:.2f}: {with_:.2f}% ({without:.2f}%) of {chosen.sum()}")
     print("Ours, mouse-like drawings by size (drawing size / canvas side):")
     for low, high in ((0.25, 0.5), (0.5, 0.75), (0.75, 1.0)):
         chosen = (sizes >= low) & (sizes < high)
@@ -309,7 +310,7 @@ def main() -> None:
     }
     print(f"{SAMPLES} MNIST test digits ({mnist.source}), seed {SEED}, {CANVAS}×{CANVAS} canvas\n")
     print_table(original, results)
-    print_breakdowns(work, results["ours"])
+    print_breakdowns(work, results["ours"], results["ours, no stroke thinning"])
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 
