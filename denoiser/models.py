@@ -85,6 +85,27 @@ def build_unet(base: int = 32) -> keras.Model:
     return keras.Model(inputs, outputs, name="unet")
 
 
+def build_unet_residual(base: int = 32) -> keras.Model:
+    """The same U-Net, but it predicts the noise (DnCNN's residual trick): the clean digit is the
+    input minus that estimate, clipped to [0, 1] by a bounded ReLU. A clean input needs only a
+    zero estimate, and the linear output trains well with MSE where a sigmoid stalls."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
+    e1 = _double_conv(inputs, base)  # 28×28
+    e2 = _double_conv(layers.MaxPooling2D(2)(e1), base * 2)  # 14×14
+    bottom = _double_conv(layers.MaxPooling2D(2)(e2), base * 4)  # 7×7
+    d2 = layers.Conv2DTranspose(base * 2, 2, strides=2, padding="same")(bottom)
+    d2 = _double_conv(layers.Concatenate()([d2, e2]), base * 2)
+    d1 = layers.Conv2DTranspose(base, 2, strides=2, padding="same")(d2)
+    d1 = _double_conv(layers.Concatenate()([d1, e1]), base)
+    noise = layers.Conv2D(1, 1, name="noise")(d1)
+    x = layers.Subtract()([inputs, noise])
+    outputs = layers.ReLU(max_value=1.0, name="clean")(x)
+    return keras.Model(inputs, outputs, name="unet_residual")
+
+
 def build_dncnn(depth: int = 10, filters: int = 32) -> keras.Model:
     """DnCNN-style residual network: it predicts the noise, which is subtracted from the input
     and the result clipped to [0, 1] with a bounded ReLU (a built-in layer, not a Lambda).
@@ -132,6 +153,13 @@ REGISTRY: dict[str, ModelSpec] = {
             "unet",
             build_unet,
             "A small U-Net with skip connections, trained blind over σ in [0, 1].",
+            loss="mse",
+            sigma=None,
+        ),
+        ModelSpec(
+            "unet_residual",
+            build_unet_residual,
+            "A small U-Net that predicts the noise and subtracts it, trained blind over σ in [0, 1].",
             loss="mse",
             sigma=None,
         ),
