@@ -23,18 +23,26 @@ from denoiser import catalog, charts, data, noise, panels, sweep, uploads  # noq
 
 SOURCES = ("Draw", "MNIST sample", "Upload")
 CANVAS_PX = 280
+PAGE_PX = 704  # the width of Streamlit's centred layout
 STROKE_PX = 20  # about 2 px at 28×28 after the digit is fitted to 20 px: MNIST's stroke width
 COMPARE_COLUMNS = 4
 
 
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight.
+
+    Streamlit runs gc.collect() after every rerun; walking TensorFlow's and the models' objects
+    took 200-330 ms a rerun here, 0.1-0.6 ms once frozen (docs/page.md). DENOISER_GC_FREEZE=0
+    turns this off, for measuring what it saves.
+    """
+    if os.environ.get("DENOISER_GC_FREEZE") != "0":
+        gc.freeze()
+
+
 @st.cache_resource
 def freeze_imports() -> None:
-    """Move everything imported so far out of the collector's sight, once per process.
-
-    Streamlit runs gc.collect() after every rerun; with TensorFlow's objects in the young
-    generations that costs ~300 ms a rerun, ~100 ms once they are frozen.
-    """
-    gc.freeze()
+    """Freeze the heavy imports, once per process."""
+    freeze_heap()
 
 
 # Cached work: models once per process, pure functions once per distinct input.
@@ -47,7 +55,7 @@ def load_model(path: str, version: tuple[int, int]) -> keras.Model | str:
         model = catalog.load_denoiser(Path(path))
     except catalog.ModelUnavailable as error:
         return str(error)
-    gc.freeze()  # the model's own objects need not be walked after every rerun either
+    freeze_heap()  # the model's own objects need not be walked after every rerun either
     return model
 
 
@@ -55,7 +63,7 @@ def load_model(path: str, version: tuple[int, int]) -> keras.Model | str:
 def load_classifier(folder: str, version: tuple[int, int] | None) -> keras.Model | None:
     """The digit classifier, or None (the readings under the panels are then left out)."""
     model = catalog.load_classifier(Path(folder))
-    gc.freeze()
+    freeze_heap()
     return model
 
 
@@ -163,7 +171,7 @@ def draw_input() -> np.ndarray | None:
             f"The drawing canvas is unavailable ({catalog.first_line(error)}): pick a sample or upload."
         )
         return None
-    canvas_column, side_column = st.columns([CANVAS_PX, 704 - CANVAS_PX])
+    canvas_column, side_column = st.columns([CANVAS_PX, PAGE_PX - CANVAS_PX])
     with canvas_column:
         result = st_canvas(
             stroke_width=STROKE_PX,
@@ -315,22 +323,14 @@ def show_panels(
     sigmas = sweep.sigmas_for(sigma)
     result = sweep_of(model, entry.key, entry.version, clean, field, sigmas)
     i = result.index(sigma)
-    (original_score,) = scores((clean,), clean)
     images = (result.noisy[i], result.denoised[i], clean)
-    noisy_score, denoised_score = result.noisy_scores[i], result.denoised_scores[i]
-    captions = (
-        panels.caption("Noisy", noisy_score),
-        panels.caption(f"Denoised ({entry.label})", denoised_score, panels.gain(denoised_score, noisy_score)),
-        panels.caption("Original", original_score),
-    )
+    captions = panel_captions(entry, result.noisy_scores[i], result.denoised_scores[i], clean)
     reader, reader_version = classifier_model()
-    found = None
+    found = (None,) * 3
     if reader is not None:
         read = sweep_readings(reader, result, reader_version, entry.key, entry.version, clean, field, sigmas)
         found = (read.noisy[i], read.denoised[i], read.original)
-    for column, image, text, reading in zip(
-        st.columns(3), images, captions, found or (None,) * 3, strict=True
-    ):
+    for column, image, text, reading in zip(st.columns(3), images, captions, found, strict=True):
         with column:
             st.image(panel_png(image), caption=text, width=panels.PANEL_PX, output_format="PNG")
             if reading is not None:
@@ -342,6 +342,18 @@ def show_panels(
         mime="image/png",
         on_click="ignore",
         key="download",
+    )
+
+
+def panel_captions(
+    entry: catalog.ModelEntry, noisy: panels.PanelScore, denoised: panels.PanelScore, clean: np.ndarray
+) -> tuple[str, str, str]:
+    """The three captions; the Denoised one names the model and the gain over Noisy."""
+    (original,) = scores((clean,), clean)
+    return (
+        panels.caption("Noisy", noisy),
+        panels.caption(f"Denoised ({entry.label})", denoised, panels.gain(denoised, noisy)),
+        panels.caption("Original", original),
     )
 
 

@@ -11,6 +11,7 @@ path the page uses against `model.predict` on the same image.
 
     python bench/latency.py              # 30 moves and 5 strokes per page
     python bench/latency.py --moves 60 --strokes 10
+    python bench/latency.py --no-gc-freeze    # what gc.freeze() in app.py saves
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(script: str) -> tuple[subprocess.Popen, str]:
+def serve(script: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """`streamlit run script` on a free port; returns the process and its URL once healthy."""
     port = free_port()
     command = [
@@ -67,7 +68,9 @@ def serve(script: str) -> tuple[subprocess.Popen, str]:
         "--server.headless",
         "true",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -128,15 +131,15 @@ def press(page, key: str) -> tuple[float, float]:
     return panels, time.perf_counter() - started
 
 
-def cold_start(browser, script: str) -> tuple[subprocess.Popen, str, float]:
+def cold_start(browser, script: str, env: dict[str, str] | None) -> tuple[subprocess.Popen, str, float]:
     """Seconds from launching the server to a settled first page."""
     started = time.perf_counter()
-    process, url = serve(script)
+    process, url = serve(script, env)
     open_settled(browser, url).close()
     return process, url, time.perf_counter() - started
 
 
-def browser_latency(moves: int, strokes: int) -> tuple[dict, dict, dict[str, float]]:
+def browser_latency(moves: int, strokes: int, app_env: dict[str, str]) -> tuple[dict, dict, dict[str, float]]:
     """Slider-move and new-stroke latencies, and cold starts, for both pages."""
     from playwright.sync_api import sync_playwright
 
@@ -146,7 +149,7 @@ def browser_latency(moves: int, strokes: int) -> tuple[dict, dict, dict[str, flo
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             cold, pages = {}, {}
             for name, script in PAGES.items():
-                process, url, cold[name] = cold_start(browser, script)
+                process, url, cold[name] = cold_start(browser, script, app_env if name == "app.py" else None)
                 processes.append(process)
                 pages[name] = open_settled(browser, url)
                 draw(pages[name])
@@ -214,8 +217,12 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=30, help="slider moves per page (at most 100)")
     parser.add_argument("--strokes", type=int, default=5, help="strokes added to the drawing per page")
     parser.add_argument("--repeats", type=int, default=50, help="denoise calls timed per path")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="serve app.py without gc.freeze(), to see what it saves"
+    )
     args = parser.parse_args()
-    timings, drawn, cold = browser_latency(min(args.moves, 100), args.strokes)
+    app_env = dict(os.environ, DENOISER_GC_FREEZE="0" if args.no_gc_freeze else "1")
+    timings, drawn, cold = browser_latency(min(args.moves, 100), args.strokes, app_env)
     report("slider move → panels", timings)
     report("new stroke on the canvas → panels", drawn)
     print(
