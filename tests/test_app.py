@@ -528,6 +528,15 @@ def test_read_upload_refuses_bad_files_with_a_message(name):
         uploads.read_upload(content)
 
 
+def test_read_upload_turns_a_sideways_phone_photo_upright():
+    upright = Image.fromarray(digit_picture(7)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: stored turned a quarter, "rotate 90° clockwise to view"
+    sideways = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95, exif=exif)
+    expected = uploads.read_upload(encode(upright, "JPEG", quality=95)).image
+    assert np.abs(uploads.read_upload(sideways).image - expected).mean() < 0.02
+
+
 def test_read_canvas_turns_the_canvas_png_into_the_drawn_digit():
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[..., 3] = 255  # the canvas has an opaque black background

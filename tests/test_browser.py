@@ -152,6 +152,8 @@ def test_a_drawn_digit_shows_three_panels_with_the_drawing_as_original(page):
     assert pixels.max() == 255 and 0.05 < (pixels > 128).mean() < 0.5  # a white stroke on black
     assert page.get_by_text(r"Original · PSNR ∞ dB").is_visible()
     assert page.get_by_text("Denoised (").first.is_visible()
+    page.mouse.move(1150, 1200)  # off the canvas (its toolbar shows on hover) and off the sidebar
+    page.wait_for_timeout(400)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
