@@ -58,6 +58,11 @@ def page_env(monkeypatch, shipped, tmp_path):
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(tmp_path / "runs"))
 
 
+def classic_psnr(sigma: float) -> float:
+    """The shipped classic model's test-set PSNR at σ, as its sidecar records it."""
+    return catalog.score_at(json.loads((WEIGHTS / "classic.json").read_text())["scores"], sigma)
+
+
 def open_page(source: str | None = None, **state) -> AppTest:
     """Run the page once, on the given input tab and with session state preset."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -161,7 +166,7 @@ def test_first_page_asks_for_a_drawing_and_lists_the_shipped_model():
     assert any("Draw a digit" in info.value for info in at.info)
     assert len(at.image) == 0
     picker = at.radio(key="model")
-    assert picker.options == ["classic · test PSNR 18.4 dB at σ 0.50"]
+    assert picker.options == [f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50"]
     assert picker.value == "weights/classic"
     assert picker.proto.captions[0].startswith("The seed recipe")
 
@@ -234,7 +239,7 @@ def test_model_switch_changes_the_denoised_panel(tmp_path, monkeypatch):
     monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
     at = open_page("MNIST sample")
     assert at.radio(key="model").options == [
-        "classic · test PSNR 18.4 dB at σ 0.50",
+        f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50",
         "other · no test score at σ 0.50",
     ]
     assert "Denoised (classic)" in captions(at)[1]
