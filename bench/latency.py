@@ -79,6 +79,7 @@ def serve(script: str, env: dict[str, str] | None = None) -> tuple[subprocess.Po
                     return process, url
         except OSError:
             time.sleep(0.1)
+    process.terminate()
     raise TimeoutError(f"{script} did not start")
 
 
@@ -131,12 +132,13 @@ def press(page, key: str) -> tuple[float, float]:
     return panels, time.perf_counter() - started
 
 
-def cold_start(browser, script: str, env: dict[str, str] | None) -> tuple[subprocess.Popen, str, float]:
-    """Seconds from launching the server to a settled first page."""
+def cold_start(browser, script: str, env: dict[str, str] | None, processes: list) -> tuple[str, float]:
+    """Seconds from launching the server to a settled first page; the server joins `processes`."""
     started = time.perf_counter()
     process, url = serve(script, env)
+    processes.append(process)
     open_settled(browser, url).close()
-    return process, url, time.perf_counter() - started
+    return url, time.perf_counter() - started
 
 
 def browser_latency(moves: int, strokes: int, app_env: dict[str, str]) -> tuple[dict, dict, dict[str, float]]:
@@ -149,8 +151,9 @@ def browser_latency(moves: int, strokes: int, app_env: dict[str, str]) -> tuple[
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             cold, pages = {}, {}
             for name, script in PAGES.items():
-                process, url, cold[name] = cold_start(browser, script, app_env if name == "app.py" else None)
-                processes.append(process)
+                url, cold[name] = cold_start(
+                    browser, script, app_env if name == "app.py" else None, processes
+                )
                 pages[name] = open_settled(browser, url)
                 draw(pages[name])
                 pages[name].locator(SLIDER).focus()
@@ -187,7 +190,6 @@ def report(title: str, timings: dict[str, list[tuple[float, float]]]) -> None:
 
 def server_side(repeats: int) -> tuple[str, float, float]:
     """Median ms of one denoise through `predict_on_batch` (the page's path) and `model.predict`."""
-
     from denoiser import catalog, data, noise
     from denoiser.inference import denoise
 
