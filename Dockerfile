@@ -1,0 +1,45 @@
+# The demo as a Hugging Face Space (Docker SDK): docs/deploy.md explains each choice, and
+# scripts/run-as-space.sh starts the same command, as the same user, without Docker.
+FROM python:3.11-slim
+
+# Spaces run the container as uid 1000; everything the app writes goes under its home.
+# USER by number, which a host can check without the image's /etc/passwd.
+RUN useradd --create-home --uid 1000 user
+USER 1000:1000
+ENV HOME=/home/user \
+    PATH=/home/user/.local/bin:$PATH
+WORKDIR /home/user/app
+
+# The requirements alone first, so that editing the code does not reinstall TensorFlow.
+COPY --chown=user requirements.txt .
+RUN pip install --no-cache-dir --user -r requirements.txt
+
+# MNIST into ~/.keras/datasets/ at build time: retraining on the Space needs no network.
+# A layer of its own, so that a failed download is retried without reinstalling everything.
+# hadolint ignore=DL3059
+RUN python -c "import keras; keras.datasets.mnist.load_data()"
+
+COPY --chown=user . .
+
+# PORT: what Streamlit listens on (app_port in the README's front matter).
+# TF_NUM_*_THREADS, OMP_NUM_THREADS: TensorFlow otherwise sizes its pools by the host's cores,
+# not the 2 vCPUs a free Space gets; raise them with Space variables on bigger hardware.
+# DENOISER_RUNS_DIR: retrained models go outside the app folder (lost on restart, as is all
+# container storage). XSRF protection is off because the Space's iframe cannot keep
+# Streamlit's XSRF cookie, which breaks uploads (docs/deploy.md).
+ENV PORT=7860 \
+    PYTHONUNBUFFERED=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    TF_NUM_INTRAOP_THREADS=2 \
+    TF_NUM_INTEROP_THREADS=1 \
+    OMP_NUM_THREADS=2 \
+    DENOISER_RUNS_DIR=/home/user/runs \
+    STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION=false
+EXPOSE 7860
+
+# Streamlit's own health endpoint; python, because the slim image has no curl.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; assert urllib.request.urlopen('http://127.0.0.1:%s/_stcore/health' % os.environ['PORT'], timeout=4).read() == b'ok'"]
+
+# sh -c expands $PORT; exec makes Streamlit PID 1, so it receives the stop signal itself.
+CMD ["sh", "-c", "exec streamlit run app.py --server.port=$PORT --server.address=0.0.0.0"]
