@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from denoiser import catalog, charts, data, noise, panels, sweep, uploads  # noqa: E402
+from denoiser import catalog, charts, data, noise, panels, retrain_ui, sweep, uploads  # noqa: E402
 
 SOURCES = ("Draw", "MNIST sample", "Upload")
 CANVAS_PX = 280
@@ -263,6 +263,11 @@ def follow_default(entries: list[catalog.ModelEntry], usable: dict[str, bool]) -
     st.session_state.model_default = default
 
 
+def select_model(key: str) -> None:
+    """Select a model by key (the Reset button's callback)."""
+    st.session_state.model = key
+
+
 def option_label(entry: catalog.ModelEntry, sigma: float, error: str | None) -> str:
     """`blind · 24.3 dB at σ 0.50`: the model's test-set PSNR at the slider's σ, from its sidecar."""
     if error:
@@ -289,6 +294,15 @@ def model_picker(entries: list[catalog.ModelEntry], loaded: dict, sigma: float) 
         captions=[errors[e.key] or e.description for e in entries],
     )
     st.sidebar.toggle("Compare all models", key="compare", help="Show every model's output under the panels.")
+    shipped = catalog.default_key([e for e in entries if not e.retrained and errors[e.key] is None])
+    st.sidebar.button(
+        "Reset to the shipped models",
+        on_click=select_model,
+        args=(shipped,),
+        disabled=shipped is None,
+        key="reset_models",
+        help="Select the default shipped model again; retrained models stay in the list.",
+    )
     return by_key[key]
 
 
@@ -432,6 +446,7 @@ def main() -> None:
     st.caption("Draw, pick or upload a digit, add Gaussian noise, and watch a small network take it away.")
     clean = digit_input()
     sigma, field = noise_controls()
+    training = retrain_ui.follow_training()  # before discovery: a model that just finished is listed
     entries = catalog.discover()
     loaded = {e.key: load_model(str(e.path), e.version) for e in entries}
     entry = model_picker(entries, loaded, sigma)
@@ -441,6 +456,7 @@ def main() -> None:
         if st.session_state.get("compare") and entries:
             show_comparison(entries, loaded, clean, field, sigma)
     about_models(entries, sigma)
+    retrain_ui.sidebar_section(training, entries)  # last, so the panels are sent first
 
 
 main()

@@ -1,0 +1,385 @@
+"""Retraining from the sidebar: the page through AppTest, and the pieces behind it directly.
+
+Training runs on 512 digits (DENOISER_TRAIN_SIZES=512, 2 batches an epoch) so each job takes
+seconds. Two AppTest instances in one process share `st.cache_resource`, so they stand for
+two visitors of one server; each test has its own runs folder and so its own training slot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from denoiser import catalog, jobs, retrain_ui, storage
+from denoiser.train import Progress, TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+SIZE = 512
+LONG_EPOCHS = 20  # long enough to act on the job while it runs; the tests cancel it
+
+
+@pytest.fixture
+def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
+    """A page with the shipped classic model, a fresh runs folder and tiny training settings."""
+    weights = tmp_path_factory.mktemp("weights")
+    for name in ("classic", "classifier"):
+        shutil.copy(WEIGHTS / f"{name}.keras", weights)
+        shutil.copy(WEIGHTS / f"{name}.json", weights)
+    folder = tmp_path_factory.mktemp("retrain") / "runs"
+    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("DENOISER_RUNS_DIR", str(folder))
+    monkeypatch.setenv("MNIST_DIR", str(mnist_path))
+    monkeypatch.setenv("DENOISER_TRAIN_SIZES", str(SIZE))
+    for name in ("DENOISER_ALLOW_TRAINING", "DENOISER_MAX_EPOCHS", "DENOISER_KEEP_RUNS"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+def open_page() -> AppTest:
+    """A new visitor's session on the MNIST sample tab (so the panels are drawn too)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["source"] = "MNIST sample"
+    return at.run()
+
+
+def slot_of(runs: Path) -> jobs.TrainingJobs:
+    """The training slot the page uses for this runs folder (the same cached object)."""
+    return retrain_ui.training_slot(str(runs), jobs.KEEP_RUNS)
+
+
+def start(at: AppTest, epochs: int) -> AppTest:
+    at.slider(key="retrain_epochs").set_value(epochs)
+    at.button(key="retrain_start").click()
+    return at.run()
+
+
+def wait_for(predicate, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def sidebar_text(at: AppTest) -> str:
+    """Everything the sidebar says, as one string."""
+    parts = [
+        e.value
+        for kind in ("info", "warning", "error", "success", "markdown", "caption")
+        for e in at.sidebar.get(kind)
+    ]
+    parts += [p.proto.text for p in at.sidebar.get("progress")]
+    return "\n".join(str(part) for part in parts)
+
+
+def progress_text(at: AppTest) -> str:
+    bars = at.sidebar.get("progress")
+    return bars[0].proto.text if bars else ""
+
+
+def button_keys(at: AppTest) -> set[str]:
+    return {button.key for button in at.sidebar.button}
+
+
+# The page: settings, start, progress, one job per server, cancel, failures.
+
+
+def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_listed_for_everyone(runs):
+    owner, other = open_page(), open_page()
+    assert not other.exception and "Takes about" in sidebar_text(owner)  # the estimate, from the sidecar
+    start(owner, epochs=2)
+    assert not owner.exception and "retrain_start" not in button_keys(owner)
+    state = slot_of(runs).wait(300)
+    assert state.status == "done", state.message
+    assert state.config.epochs == 2 and state.config.train_size == SIZE and state.config.sigma == 0.5
+    owner.run()
+    assert owner.session_state["model"] == state.result_key  # selected for the visitor who trained it
+    assert owner.radio(key="model").value == state.result_key
+    assert "(retrained)" in owner.radio(key="model").format_func(state.result_key)
+    table = owner.sidebar.markdown[-1].value
+    assert "| σ | noisy | retrained | classic (shipped) | Δ |" in table and table.count("\n| 0.") == 5
+    assert "Saved as" in owner.sidebar.success[0].value
+    other.run()
+    label = owner.radio(key="model").format_func(state.result_key)
+    assert label in other.radio(key="model").options  # listed for everyone...
+    assert other.session_state["model"] == "weights/classic"  # ...without changing their choice
+    assert not other.sidebar.success and "retrain_start" in button_keys(other)
+    owner.run()
+    assert owner.session_state["model"] == state.result_key  # selected once, not forced on every run
+    owner.button(key="reset_models").click().run()
+    assert owner.session_state["model"] == "weights/classic"
+    assert owner.run().session_state["model"] == "weights/classic"
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        [f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
+    )
+    assert not list((ROOT / "weights").glob("*.tmp.*"))
+
+
+def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs):
+    at = start(open_page(), epochs=LONG_EPOCHS)
+    slot = slot_of(runs)
+    assert wait_for(lambda: (slot.snapshot().progress or None) is not None)
+    number, before = slot.snapshot().number, slot.snapshot().progress.images_seen
+    at.slider(key="sigma").set_value(0.8).run()  # the visitor keeps using the page
+    at.session_state["source"] = "Upload"
+    at.run()
+    assert not at.exception and "Epoch" in progress_text(at)
+    assert wait_for(lambda: slot.snapshot().progress.images_seen > before)  # the job went on
+    state = slot.snapshot()
+    assert state.status == "running" and state.number == number
+    assert "retrain_start" not in button_keys(at)
+    at.button(key="retrain_cancel").click().run()
+    state = slot.wait(60)
+    assert state.status == "cancelled"
+    assert state.progress.epoch < LONG_EPOCHS
+    assert not runs.exists() or not list(runs.iterdir())
+    at.run()
+    assert "cancelled: nothing was saved" in sidebar_text(at)
+    assert "retrain_start" in button_keys(at)
+
+
+def test_a_second_visitor_sees_the_running_job_and_cannot_start_another(runs):
+    owner, late, racing = open_page(), None, open_page()  # `racing` rendered its Start button before
+    start(owner, epochs=LONG_EPOCHS)
+    slot = slot_of(runs)
+    late = open_page()
+    assert wait_for(lambda: (slot.snapshot().progress or None) is not None)
+    late.run()
+    text = sidebar_text(late)
+    assert "already running" in text and "left" in text and "Epoch" in progress_text(late)
+    assert "retrain_start" not in button_keys(late) and "retrain_cancel" not in button_keys(late)
+    racing.button(key="retrain_start").click().run()  # pressed a moment after the owner
+    assert "already running on this server" in sidebar_text(racing)
+    state = slot.snapshot()
+    assert state.owner == owner.session_state[retrain_ui.VISITOR] and state.status == "running"
+    assert not slot.cancel(racing.session_state[retrain_ui.VISITOR])  # and cannot cancel it either
+    owner.run().button(key="retrain_cancel").click().run()
+    assert slot.wait(60).status == "cancelled"
+
+
+def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
+    runs, tmp_path, monkeypatch, mnist_path
+):
+    broken = tmp_path / "mnist"
+    shutil.copytree(mnist_path, broken)
+    (broken / "t10k-images-idx3-ubyte.gz").write_bytes(b"this is not gzip")
+    monkeypatch.setenv("MNIST_DIR", str(broken))
+    at = start(open_page(), epochs=1)
+    state = slot_of(runs).wait(60)
+    assert state.status == "failed" and "not a readable gzip file" in state.message
+    at.run()
+    assert "not a readable gzip file" in at.sidebar.error[0].value
+    assert "retrain_start" in button_keys(at)  # the slot is free again
+    assert not runs.exists() or not list(runs.iterdir())
+
+
+def test_missing_data_is_named_and_no_training_is_offered(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path))
+    at = open_page()
+    assert not at.exception and len(at.image) >= 3  # the rest of the page works
+    assert "lacks train-images-idx3-ubyte.gz" in at.sidebar.warning[0].value
+    assert "retrain_start" not in button_keys(at)
+    monkeypatch.delenv("MNIST_DIR")
+    monkeypatch.setattr(jobs, "keras_mnist_cache", lambda: [tmp_path / "mnist.npz"])
+    at = open_page()
+    assert "Keras has no cached copy" in at.sidebar.warning[0].value
+    assert "retrain_start" not in button_keys(at)
+    assert slot_of(runs).snapshot().status == "idle"  # nothing was started or downloaded
+
+
+def test_an_unwritable_runs_folder_disables_training(runs, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DENOISER_RUNS_DIR", str(blocker / "runs"))
+    at = open_page()
+    assert "cannot be created" in at.sidebar.warning[0].value
+    assert "retrain_start" not in button_keys(at)
+
+
+def test_training_can_be_switched_off_and_epochs_capped(runs, monkeypatch):
+    monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "0")
+    at = open_page()
+    assert not at.exception
+    assert "Retrain" not in [h.value for h in at.sidebar.header]
+    assert button_keys(at) == {"reset_models"}  # choosing a shipped model again stays possible
+    monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "1")
+    monkeypatch.setenv("DENOISER_MAX_EPOCHS", "4")
+    at = open_page()
+    assert at.slider(key="retrain_epochs").proto.max == 4
+    monkeypatch.setenv("DENOISER_MAX_EPOCHS", "many")
+    at = open_page()
+    assert "DENOISER_MAX_EPOCHS must be a whole number" in at.sidebar.error[0].value
+    assert not at.exception and len(at.image) >= 3
+
+
+def test_the_blind_choice_trains_the_recipe_in_blind_json_over_a_sigma_range(runs, monkeypatch):
+    weights = Path(os.environ["DENOISER_WEIGHTS_DIR"])
+    shutil.copy(weights / "classic.keras", weights / "blind.keras")
+    sidecar = json.loads((weights / "classic.json").read_text())
+    sidecar |= {
+        "recipe": "unet",
+        "images_per_s": 1000.0,
+        "config": sidecar["config"] | {"model": "unet", "loss": "mse"},
+    }
+    (weights / "blind.json").write_text(json.dumps(sidecar))
+    at = open_page()
+    assert at.radio(key="retrain_recipe").options[1].startswith("blind (unet)")
+    at.radio(key="retrain_recipe").set_value("unet").run()
+    at.slider(key="retrain_sigma_range").set_value((0.2, 0.6)).run()
+    assert "blind trained at 1,000 digits/s" in sidebar_text(at)
+    captured = {}
+    monkeypatch.setattr(
+        jobs.TrainingJobs, "start", lambda self, owner, config: captured.setdefault("c", config) and True
+    )
+    at.button(key="retrain_start").click().run()
+    config = captured["c"]
+    assert (config.model, config.sigma, config.sigma_range, config.loss) == ("unet", None, (0.2, 0.6), "mse")
+
+
+def test_page_runs_leave_keras_state_alone_so_the_training_thread_keeps_its_layer_names(runs):
+    from keras.src.backend.common import global_state
+
+    tracker = global_state.GLOBAL_STATE_TRACKER
+    open_page().run()
+    # Streamlit clears Keras's session after every run; that replaced this object under the
+    # training thread mid-build, which then failed with 'The name "conv2d" is used 2 times'.
+    assert global_state.GLOBAL_STATE_TRACKER is tracker
+
+
+# The pieces behind the page, directly.
+
+
+def test_a_killed_save_leaves_the_previous_model_loadable(tmp_path):
+    path = tmp_path / "mine.keras"
+    shutil.copy(WEIGHTS / "classic.keras", path)
+    shutil.copy(WEIGHTS / "classic.json", path.with_suffix(".json"))
+    before = path.read_bytes()
+    dying_save = f"""
+import os, signal
+from denoiser import storage
+class HalfWritten:
+    def save(self, target):
+        with open(target, "wb") as handle:
+            handle.write(b"PK\\x03\\x04 half a zip")
+        os.kill(os.getpid(), signal.SIGKILL)
+storage.save_model_atomic(HalfWritten(), {str(path)!r}, {{"name": "new"}})
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.run(
+        [sys.executable, "-c", dying_save], cwd=ROOT, env=env, capture_output=True, timeout=120
+    )
+    assert process.returncode == -9, process.stderr.decode()[-500:]
+    assert path.read_bytes() == before and storage.read_sidecar(path)["recipe"] == "classic"
+    assert catalog.load_denoiser(path).output_shape == (None, 28, 28, 1)
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers and [e.key for e in catalog.discover(tmp_path / "none", tmp_path)] == ["runs/mine"]
+    jobs.prune(tmp_path, keep=5)  # a fresh temporary might be a save in progress: kept
+    assert all(p.exists() for p in leftovers)
+    jobs.prune(tmp_path, keep=5, stale_after=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json", "mine.keras"]
+
+
+def test_options_come_from_the_environment_and_malformed_ones_are_named():
+    assert jobs.Options.from_env({}) == jobs.Options()
+    options = jobs.Options.from_env(
+        {
+            "DENOISER_ALLOW_TRAINING": "off",
+            "DENOISER_MAX_EPOCHS": "3",
+            "DENOISER_TRAIN_SIZES": "6000, 512",
+            "DENOISER_KEEP_RUNS": "2",
+        }
+    )
+    assert options == jobs.Options(allowed=False, max_epochs=3, train_sizes=(512, 6000), keep=2)
+    for name, value in [
+        ("DENOISER_MAX_EPOCHS", "0"),
+        ("DENOISER_TRAIN_SIZES", "70000"),
+        ("DENOISER_KEEP_RUNS", "x"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            jobs.Options.from_env({name: value})
+
+
+def test_data_check_names_the_missing_files_without_loading_anything(tmp_path, mnist_path, monkeypatch):
+    assert jobs.data_problem(mnist_path) is None
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b""))
+    problem = jobs.data_problem(tmp_path)
+    assert "lacks train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in problem
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(jobs, "keras_mnist_cache", lambda: [tmp_path / "keras" / "datasets" / "mnist.npz"])
+    assert "Keras has no cached copy" in jobs.data_problem()
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    (tmp_path / "keras" / "datasets" / "mnist.npz").write_bytes(b"")
+    assert jobs.data_problem() is None
+
+
+def test_runs_folder_check_creates_nothing(tmp_path):
+    assert jobs.runs_writable(tmp_path / "a" / "b") is None
+    assert not (tmp_path / "a").exists()
+
+
+def test_retraining_inherits_the_shipped_settings_it_would_replace():
+    name, sidecar = jobs.shipped_sidecar("classic", WEIGHTS)
+    assert name == "classic"
+    config = jobs.retrain_config("classic", sidecar, epochs=2, sigma=0.3, train_size=6000)
+    assert (config.loss, config.batch_size, config.sigma, config.epochs) == (
+        "binary_crossentropy",
+        256,
+        0.3,
+        2,
+    )
+    assert jobs.shipped_sidecar("dncnn", WEIGHTS) is None
+    assert jobs.retrain_config("dncnn", None, epochs=1, sigma=None, sigma_range=(0.1, 0.4)).loss == "mse"
+    assert jobs.improved_recipe(Path("/nonexistent")) == "unet_residual"
+
+
+def test_the_loss_chart_has_each_epoch_and_the_running_epoch_so_far():
+    history = [{"epoch": 1, "loss": 0.3, "val_loss": 0.25}]
+    progress = Progress(
+        epoch=2, epochs=3, step=5, steps=10, loss=0.2, elapsed=4.0, images_seen=0, history=history
+    )
+    assert retrain_ui.loss_rows(progress) == [
+        {"epoch": 1, "loss": 0.3, "kind": "training"},
+        {"epoch": 1, "loss": 0.25, "kind": "validation"},
+        {"epoch": 1.5, "loss": 0.2, "kind": "training"},
+    ]
+    assert progress.remaining == pytest.approx(4.0 * (1 - 0.5) / 0.5)
+
+
+def test_durations_and_the_estimate_read_as_a_person_would():
+    assert [retrain_ui.format_duration(s) for s in (4.4, 65, 3725, float("nan"))] == [
+        "4 s",
+        "1 min 05 s",
+        "1 h 02 min",
+        "unknown",
+    ]
+    config = TrainConfig.for_model("classic", epochs=2, train_size=6000)
+    text = retrain_ui.estimate_text(config, ("classic", {"images_per_s": 1000.0}))
+    assert text.startswith(f"Takes about {retrain_ui.format_duration(jobs.estimate_seconds(config, 1000.0))}")
+    assert "No time estimate" in retrain_ui.estimate_text(config, None)
+
+
+def test_a_saved_retrained_model_keeps_the_contract(tmp_path, mnist):
+    slot = jobs.TrainingJobs(tmp_path, load_data=lambda: mnist, validation_size=200, keep=1)
+    for _ in range(2):
+        assert slot.start("alice", TrainConfig.for_model("classic", epochs=1, train_size=SIZE, val_size=128))
+        state = slot.wait(120)
+        assert state.status == "done", state.message
+        time.sleep(1.1)  # names carry the second they were saved
+    (entry,) = catalog.discover(tmp_path / "none", tmp_path)  # keep=1: the older one was removed
+    assert entry.key == state.result_key and entry.retrained and entry.scores == state.scores
+    model = keras.models.load_model(entry.path, compile=False)
+    assert model.output_shape == (None, 28, 28, 1)
+    assert storage.read_sidecar(entry.path)["validation"] == "last 200 test digits"
