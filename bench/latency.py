@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PANELS = "[data-testid='stImage'] img"
-SLIDER = "[data-testid='stSlider'] input[type='range']"
+SLIDER = "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 CHANGED = f"""(old) => {{
     const s = Array.from(document.querySelectorAll("{PANELS}")).map(i => i.src);

@@ -162,11 +162,13 @@ def test_moving_the_slider_changes_the_noisy_panel(page):
     before = panel_sources(page)
     assert len(before) == 3, "runs after the drawing test"
     noisy_before = panel_pixels(page, before[0])  # fetched now: Streamlit drops replaced media
-    slider = page.locator("[data-testid='stSlider'] input[type='range']")
+    slider = page.locator("[data-testid='stMain'] [data-testid='stSlider'] input[type='range']")
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => document.querySelector(\"[data-testid='stSlider'] input\").value === '0.6'")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stMain'] [data-testid='stSlider'] input\").value === '0.6'"
+    )
     page.wait_for_function(
         f'(old) => {{ const s = document.querySelectorAll("{PANELS}"); return s.length === 3 && s[0].src !== old; }}',
         arg=before[0],
