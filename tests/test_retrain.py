@@ -109,7 +109,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     assert owner.radio(key="model").value == state.result_key
     assert "(retrained)" in owner.radio(key="model").format_func(state.result_key)
     table = owner.sidebar.markdown[-1].value
-    assert "| σ | noisy | retrained | classic (shipped) | Δ |" in table and table.count("\n| 0.") == 5
+    assert "| σ | new | classic | Δ |" in table and table.count("\n| 0.") == 5
     assert "Saved as" in owner.sidebar.success[0].value
     other.run()
     label = owner.radio(key="model").format_func(state.result_key)
