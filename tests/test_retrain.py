@@ -97,6 +97,8 @@ def button_keys(at: AppTest) -> set[str]:
 
 
 def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_listed_for_everyone(runs):
+    weights = Path(os.environ["DENOISER_WEIGHTS_DIR"])
+    shipped = {p.name: p.stat().st_mtime_ns for p in weights.iterdir()}
     owner, other = open_page(), open_page()
     assert not other.exception and "Takes about" in sidebar_text(owner)  # the estimate, from the sidecar
     start(owner, epochs=2)
@@ -124,7 +126,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     assert sorted(p.name for p in runs.iterdir()) == sorted(
         [f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
     )
-    assert not list((ROOT / "weights").glob("*.tmp.*"))
+    assert {p.name: p.stat().st_mtime_ns for p in weights.iterdir()} == shipped  # weights/ untouched
 
 
 def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs):
