@@ -18,7 +18,7 @@ from denoiser.data import Mnist
 
 
 def build_classifier() -> keras.Model:
-    """Two convolution blocks and a dense head; about 100k parameters, >99% on the test set."""
+    """Two convolution blocks and a dense head; 266k parameters, >99% on the test set."""
     inputs = keras.Input(shape=(28, 28, 1), name="digit")
     x = layers.RandomRotation(0.04, fill_mode="constant")(inputs)
     x = layers.RandomTranslation(0.08, 0.08, fill_mode="constant")(x)
