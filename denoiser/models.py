@@ -73,13 +73,7 @@ def build_unet(base: int = 32) -> keras.Model:
     from keras import layers
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
-    e1 = _double_conv(inputs, base)  # 28×28
-    e2 = _double_conv(layers.MaxPooling2D(2)(e1), base * 2)  # 14×14
-    bottom = _double_conv(layers.MaxPooling2D(2)(e2), base * 4)  # 7×7
-    d2 = layers.Conv2DTranspose(base * 2, 2, strides=2, padding="same")(bottom)
-    d2 = _double_conv(layers.Concatenate()([d2, e2]), base * 2)
-    d1 = layers.Conv2DTranspose(base, 2, strides=2, padding="same")(d2)
-    d1 = _double_conv(layers.Concatenate()([d1, e1]), base)
+    d1 = _unet_features(inputs, base)
     x = layers.Concatenate()([d1, inputs])
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="clean")(x)
     return keras.Model(inputs, outputs, name="unet")
@@ -93,13 +87,7 @@ def build_unet_residual(base: int = 32) -> keras.Model:
     from keras import layers
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="noisy")
-    e1 = _double_conv(inputs, base)  # 28×28
-    e2 = _double_conv(layers.MaxPooling2D(2)(e1), base * 2)  # 14×14
-    bottom = _double_conv(layers.MaxPooling2D(2)(e2), base * 4)  # 7×7
-    d2 = layers.Conv2DTranspose(base * 2, 2, strides=2, padding="same")(bottom)
-    d2 = _double_conv(layers.Concatenate()([d2, e2]), base * 2)
-    d1 = layers.Conv2DTranspose(base, 2, strides=2, padding="same")(d2)
-    d1 = _double_conv(layers.Concatenate()([d1, e1]), base)
+    d1 = _unet_features(inputs, base)
     noise = layers.Conv2D(1, 1, name="noise")(d1)
     x = layers.Subtract()([inputs, noise])
     outputs = layers.ReLU(max_value=1.0, name="clean")(x)
@@ -124,6 +112,19 @@ def build_dncnn(depth: int = 10, filters: int = 32) -> keras.Model:
     x = layers.Subtract()([inputs, noise])
     outputs = layers.ReLU(max_value=1.0, name="clean")(x)
     return keras.Model(inputs, outputs, name="dncnn")
+
+
+def _unet_features(inputs: keras.KerasTensor, base: int) -> keras.KerasTensor:
+    """Two poolings down (28 → 14 → 7) and back up, with skips; full-resolution features."""
+    from keras import layers
+
+    e1 = _double_conv(inputs, base)  # 28×28
+    e2 = _double_conv(layers.MaxPooling2D(2)(e1), base * 2)  # 14×14
+    bottom = _double_conv(layers.MaxPooling2D(2)(e2), base * 4)  # 7×7
+    d2 = layers.Conv2DTranspose(base * 2, 2, strides=2, padding="same")(bottom)
+    d2 = _double_conv(layers.Concatenate()([d2, e2]), base * 2)
+    d1 = layers.Conv2DTranspose(base, 2, strides=2, padding="same")(d2)
+    return _double_conv(layers.Concatenate()([d1, e1]), base)
 
 
 def _double_conv(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
