@@ -8,6 +8,7 @@ the one thing AppTest cannot render, so this is where drawing is tested. Skipped
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -68,23 +69,13 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90)
     raise TimeoutError("streamlit did not start")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The page, served by `streamlit run` on a free port."""
-    require_browser()
+@contextlib.contextmanager
+def serve_app(**env_overrides: str):
+    """`streamlit run app.py` on a free port with these environment variables; yields its URL."""
     port = free_port()
-    env = dict(os.environ, DENOISER_RUNS_DIR=str(tmp_path_factory.mktemp("runs")), TF_CPP_MIN_LOG_LEVEL="2")
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_overrides)
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.headless", "true"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -93,6 +84,14 @@ def server(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The page, served by `streamlit run` on a free port."""
+    require_browser()
+    with serve_app(DENOISER_RUNS_DIR=str(tmp_path_factory.mktemp("runs"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

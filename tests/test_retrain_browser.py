@@ -7,21 +7,16 @@ temporary directory, and drives Debian's chromium through Playwright. Skipped wh
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PANELS,
-    ROOT,
-    free_port,
     require_browser,
+    serve_app,
     settle,
-    wait_until_healthy,
 )
 
 SIZE = 2048  # 8 batches an epoch: a job of a few seconds that still shows several progress updates
@@ -33,34 +28,14 @@ PROGRESS = "[data-testid='stSidebar'] [data-testid='stProgress']"
 def server(tmp_path_factory, mnist_path):
     """The page with small training settings, served on a free port."""
     require_browser()
-    port = free_port()
-    env = dict(
-        os.environ,
-        DENOISER_RUNS_DIR=str(tmp_path_factory.mktemp("runs")),
+    runs = str(tmp_path_factory.mktemp("runs"))
+    with serve_app(
+        DENOISER_RUNS_DIR=runs,
         DENOISER_TRAIN_SIZES=str(SIZE),
         DENOISER_MAX_EPOCHS=str(EPOCHS),
         MNIST_DIR=str(mnist_path),
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process)
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
