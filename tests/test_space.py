@@ -30,20 +30,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_browser import CHROMIUM, CHROMIUM_ARGS, PANELS  # the same browser and panels as the page tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 SCRIPT = ROOT / "scripts" / "run-as-space.sh"
 SPACE_UID = 1000
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PANELS = "[data-testid='stImage'] img"
 SPACE_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 
 
