@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import streamlit as st
 
-from denoiser import catalog, jobs, models
+from denoiser import catalog, jobs, models, streamlit_fixes
 from denoiser.train import Progress, TrainConfig
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
@@ -66,9 +66,11 @@ def follow_training() -> jobs.TrainingJobs | None:
     """Before the model list is built: the slot, with a just-finished model selected for its owner, once.
 
     Called at the top of every full run, so it also records whether a job is active; the
-    progress panel compares against that to notice the job's end and rerun the page.
+    progress panel compares against that to notice the job's end and rerun the page. It also
+    installs the server-process fixes the panel needs (both are once-per-process and idempotent).
     """
     keep_keras_state()
+    streamlit_fixes.deliver_full_runs()  # the panel's polls must not drop a full run's panels
     options = read_options()
     if not isinstance(options, jobs.Options) or not options.allowed:
         return None

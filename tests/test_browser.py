@@ -70,11 +70,12 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90)
 
 
 @contextlib.contextmanager
-def serve_app(**env_overrides: str):
-    """`streamlit run app.py` on a free port with these environment variables; yields its URL."""
+def serve_app(script: str = "app.py", **env_overrides: str):
+    """`streamlit run` of `script` (relative to the project root) on a free port with these
+    environment variables; yields its URL."""
     port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_overrides)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     command += ["--server.headless", "true"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
