@@ -18,26 +18,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit  # noqa: E402
+
 PANELS = "[data-testid='stImage'] img"
 SLIDER = "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -48,39 +40,9 @@ CHANGED = f"""(old) => {{
 PAGES = {"bare page": "bench/bare_page.py", "app.py": "app.py"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(script: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """`streamlit run script` on a free port; returns the process and its URL once healthy."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        script,
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise TimeoutError(f"{script} did not start")
+    return start_streamlit(script, ROOT, env)
 
 
 def open_settled(browser, url: str):
@@ -148,7 +110,7 @@ def browser_latency(moves: int, strokes: int, app_env: dict[str, str]) -> tuple[
     processes = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             cold, pages = {}, {}
             for name, script in PAGES.items():
                 url, cold[name] = cold_start(

@@ -35,12 +35,10 @@ import dataclasses
 import hashlib
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +48,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.browser import CHROMIUM, start_streamlit  # noqa: E402
+from bench.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS  # noqa: E402
 from denoiser import data  # noqa: E402 - numpy only: the bench process stays free of TensorFlow
 
 
@@ -71,13 +71,8 @@ class LoadSettings:
     )  # for the retraining
 
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BASE_CHROMIUM_ARGS,
     "--disable-renderer-backgrounding",  # pages in the background keep their timers
     "--disable-background-timer-throttling",
 ]
@@ -160,15 +155,8 @@ def sample_sessions(settings: LoadSettings, count: int, first: int = 0) -> list[
 # The server.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(runs_dir: Path, log: Path, settings: LoadSettings) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` with a fresh runs folder and the retraining's limits; its output goes to `log`."""
-    port = free_port()
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -177,21 +165,8 @@ def serve(runs_dir: Path, log: Path, settings: LoadSettings) -> tuple[subprocess
         DENOISER_MAX_EPOCHS=str(settings.retrain_epochs),
         MNIST_DIR=settings.mnist_dir,
     )
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true"]
     with open(log, "wb") as output:  # a file, not a pipe: a full pipe would stall the server
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise TimeoutError("the server did not start")
+        return start_streamlit("app.py", ROOT, env, output)
 
 
 def rss_mb(pid: int) -> float:
@@ -527,7 +502,7 @@ async def run(settings: LoadSettings) -> Results:
                 ("server started, before the first page (no TensorFlow yet)", rss_mb(process.pid))
             )
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 await phase_single(browser, url, settings, results)
                 results.memory.append(("after the single session", rss_mb(process.pid)))
                 await phase_loaded(browser, url, process.pid, settings, results)

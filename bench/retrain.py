@@ -180,7 +180,7 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=latency.CHROMIUM, args=latency.CHROMIUM_ARGS
+                    executable_path=str(latency.CHROMIUM), args=latency.CHROMIUM_ARGS
                 )
                 page = latency.open_settled(browser, url)
                 latency.draw(page)

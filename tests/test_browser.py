@@ -11,26 +11,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PANELS = "[data-testid='stImage'] img"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
@@ -48,39 +37,13 @@ def require_browser() -> None:
         pytest.skip(missing)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    """Poll Streamlit's health endpoint until the server answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not start")
-
-
 @contextlib.contextmanager
 def serve_app(script: str = "app.py", **env_overrides: str):
     """`streamlit run` of `script` (relative to the project root) on a free port with these
     environment variables; yields its URL."""
-    port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_overrides)
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
-    command += ["--server.headless", "true"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_streamlit(script, ROOT, env, timeout=90)
     try:
-        wait_until_healthy(url, process)
         yield url
     finally:
         process.terminate()

@@ -19,18 +19,18 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from test_browser import CHROMIUM, CHROMIUM_ARGS, PANELS  # the same browser and panels as the page tests
+
+from bench.browser import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -174,29 +174,8 @@ def space_user_problem() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Poll Streamlit's health endpoint until it answers "ok"."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"run-as-space.sh exited with {process.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"the app did not answer on {url}/_stcore/health:\n{tail(log)}")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -230,7 +209,7 @@ def space(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, timeout=180, context=lambda: f":\n{tail(log)}")
         yield url, process
     finally:
         stop(process)

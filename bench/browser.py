@@ -1,0 +1,88 @@
+"""What the benchmarks and the browser tests share: which chromium, and a Streamlit server that answers.
+
+Imported as `bench.browser` from the project root (the benchmarks put the root on sys.path;
+pytest runs from it). Needs only the standard library, so importing it starts nothing heavy.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download needs the network
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def streamlit_command(script: str, port: int) -> list[str]:
+    """`streamlit run script` headless on `port`, with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+    ]
+
+
+def wait_until_healthy(
+    url: str, process: subprocess.Popen, timeout: float = 120, context: Callable[[], str] = lambda: ""
+) -> None:
+    """Poll Streamlit's health endpoint until it answers "ok"; fail early if the process exits.
+
+    `context` adds what would explain a failure (a log's tail) to the error.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}{context()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing answered on {url}/_stcore/health within {timeout:.0f} s{context()}")
+
+
+def start_streamlit(
+    script: str, cwd: Path, env: dict[str, str] | None = None, output=subprocess.DEVNULL, timeout: float = 120
+) -> tuple[subprocess.Popen, str]:
+    """`streamlit run script` on a free port; its process and URL once it answers (stopped if it never does).
+
+    `output` takes the server's stdout and stderr: a file, not a pipe, when it may write much
+    (a full pipe would stall the server).
+    """
+    port = free_port()
+    process = subprocess.Popen(
+        streamlit_command(script, port), cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, timeout)
+    except BaseException:
+        process.terminate()
+        process.wait(timeout=20)
+        raise
+    return process, url
