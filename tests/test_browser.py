@@ -58,19 +58,28 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def page(server):
-    """One browser page on the app, loaded and settled."""
+@contextlib.contextmanager
+def open_page(url: str):
+    """Chromium with one page on `url`, tall enough for the panels; closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1250})
-        page.goto(server)
+        page.goto(url)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    """One browser page on the app, loaded and settled."""
+    with open_page(server) as page:
         page.locator("canvas.upper-canvas").wait_for(timeout=90_000)
         settle(page)
         yield page
-        browser.close()
 
 
 def settle(page, timeout: float = 60_000) -> None:

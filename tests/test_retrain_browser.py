@@ -10,14 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PANELS,
-    require_browser,
-    serve_app,
-    settle,
-)
+from test_browser import PANELS, open_page, require_browser, serve_app, settle
 
 SIZE = 2048  # 8 batches an epoch: a job of a few seconds that still shows several progress updates
 EPOCHS = 10
@@ -41,18 +34,12 @@ def server(tmp_path_factory, mnist_path):
 @pytest.fixture(scope="module")
 def page(server):
     """One browser page on the MNIST sample tab, with its three panels shown."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1250})
-        page.goto(server)
+    with open_page(server) as page:
         page.get_by_role("button", name="Start training").wait_for(timeout=90_000)
         page.get_by_role("tab", name="MNIST sample").click()
         page.wait_for_function(f'() => document.querySelectorAll("{PANELS}").length === 3', timeout=30_000)
         settle(page)
         yield page
-        browser.close()
 
 
 def noisy_src(page) -> str:
