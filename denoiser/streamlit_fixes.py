@@ -45,8 +45,9 @@ def deliver_full_runs(session_class: type = app_session.AppSession) -> None:
 def run_to_start(current_runner: object | None, rerun: RerunData) -> RerunData:
     """The run a new runner should do: `rerun`, or a full run where a fragment run would orphan messages.
 
-    `AppSession` clears its current runner once that runner's last message has been handled, so
-    a current runner here is one that has stopped taking requests with messages still queued.
+    `AppSession` clears its current runner once it has handled that runner's last event, and asks
+    for a new runner only when the current one takes no more requests; so a current runner here
+    has finished, and its messages may still be queued.
     """
     fragment_run = bool(rerun.fragment_id or rerun.fragment_id_queue or rerun.is_fragment_scoped_rerun)
     if current_runner is None or not fragment_run:

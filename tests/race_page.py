@@ -3,9 +3,9 @@
 Served by tests/test_streamlit_fixes.py. On the real page the race needs a busy server: the
 event loop lags behind the script thread, and a fragment poll lands in the gap between a full
 run's end and the delivery of its last messages (bench/load.py hit it about 3 times in 1,000
-moves). Here the gap is made certain: the runner started for a request that carries a new
-slider value has each of its events handed to the event loop `LATE_S` late, and the fragment
-polls every `POLL_S`, so several polls arrive while that runner's messages wait.
+moves). Here the gap is made certain: the runner started for a full run with a new slider
+value has each of its events handled by the event loop `LATE_S` late, and the fragment polls
+every `POLL_S`, so several polls arrive while that runner's messages wait.
 
 RACE_FIX=1 in the environment installs the fix before anything else runs.
 """
