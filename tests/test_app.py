@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import captions, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -61,21 +62,6 @@ def page_env(monkeypatch, shipped, tmp_path):
 def classic_psnr(sigma: float) -> float:
     """The shipped classic model's test-set PSNR at σ, as its sidecar records it."""
     return catalog.score_at(json.loads((WEIGHTS / "classic.json").read_text())["scores"], sigma)
-
-
-def open_page(source: str | None = None, **state) -> AppTest:
-    """Run the page once, on the given input tab and with session state preset."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    if source:
-        at.session_state["source"] = source
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
-
-def captions(at: AppTest) -> list[str]:
-    """The panels' captions, in page order."""
-    return [caption for image in at.image for caption in image.captions]
 
 
 def psnr_in(caption: str) -> float:

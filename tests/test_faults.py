@@ -25,6 +25,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import SAMPLE, button_keys, captions, open_page, point_page_at, sidebar_text
 from streamlit.testing.v1 import AppTest
 
 from denoiser import catalog, jobs, retrain_ui
@@ -46,46 +47,18 @@ def folders(tmp_path, monkeypatch, mnist_path) -> tuple[Path, Path]:
     weights, runs = tmp_path / "weights", tmp_path / "runs"
     weights.mkdir()
     runs.mkdir()
-    for name in ("classic", "classifier"):
-        shutil.copy(WEIGHTS / f"{name}.keras", weights)
-        shutil.copy(WEIGHTS / f"{name}.json", weights)
     shutil.copy(WEIGHTS / "classic.keras", runs / "earlier.keras")
     sidecar = json.loads((WEIGHTS / "classic.json").read_text()) | {"name": "earlier", "retrained": True}
     (runs / "earlier.json").write_text(json.dumps(sidecar))
-    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("DENOISER_RUNS_DIR", str(runs))
-    monkeypatch.setenv("MNIST_DIR", str(mnist_path))
-    monkeypatch.setenv("DENOISER_TRAIN_SIZES", str(SIZE))
-    for name in ("DENOISER_ALLOW_TRAINING", "DENOISER_MAX_EPOCHS", "DENOISER_KEEP_RUNS"):
-        monkeypatch.delenv(name, raising=False)
+    point_page_at(monkeypatch, weights, runs, mnist_path, SIZE)
     return weights, runs
-
-
-def open_page() -> AppTest:
-    """A new visitor's session on the MNIST sample tab."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["source"] = "MNIST sample"
-    return at.run()
-
-
-def panel_captions(at: AppTest) -> list[str]:
-    return [caption for image in at.image for caption in image.captions]
 
 
 def assert_panels(at: AppTest, model_label: str) -> None:
     """No exception, and Noisy | Denoised (model) | Original."""
     assert not at.exception
-    texts = panel_captions(at)
+    texts = captions(at)
     assert [t.split(" ·")[0] for t in texts[:3]] == ["Noisy", f"Denoised ({model_label})", "Original"]
-
-
-def sidebar_text(at: AppTest) -> str:
-    kinds = ("info", "warning", "error", "success", "markdown", "caption")
-    return "\n".join(str(element.value) for kind in kinds for element in at.sidebar.get(kind))
-
-
-def button_keys(at: AppTest) -> set[str]:
-    return {button.key for button in at.sidebar.button}
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -194,7 +167,7 @@ def test_a_server_killed_while_training_or_saving_leaves_every_model_whole_and_a
         assert orphan.description.startswith("No description") and orphan.scores == []
 
     # A restarted server: its page works, lists no temporary, and its training slot is free.
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     options = at.radio(key="model").options
     assert not any(".tmp" in option or "unavailable" in option for option in options)
@@ -243,7 +216,7 @@ def test_a_broken_weights_file_disables_that_model_with_a_message_and_the_others
     weights, _ = folders
     (weights / "blind.keras").write_bytes(BROKEN_FILES[broken]())
     shutil.copy(weights / "classic.json", weights / "blind.json")
-    at = open_page()
+    at = open_page(SAMPLE)
     picker = at.radio(key="model")
     assert picker.value == "weights/classic"  # the broken default is passed over
     assert picker.options[0] == "blind · unavailable"
@@ -260,7 +233,7 @@ def test_a_broken_weights_file_disables_that_model_with_a_message_and_the_others
 def test_a_broken_classifier_only_drops_the_readings(folders):
     weights, _ = folders
     (weights / "classifier.keras").write_bytes(truncated_model())
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     assert not at.error and not any("Classifier reads" in md.value for md in at.markdown)
 
@@ -268,7 +241,7 @@ def test_a_broken_classifier_only_drops_the_readings(folders):
 def test_a_garbage_sidecar_leaves_the_model_listed_without_a_description(folders):
     weights, _ = folders
     (weights / "classic.json").write_bytes(b"\x00{not json")
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     picker = at.radio(key="model")
     assert picker.options[0] == "classic · no test score at σ 0.50"
@@ -277,7 +250,7 @@ def test_a_garbage_sidecar_leaves_the_model_listed_without_a_description(folders
 
 def test_a_weights_file_replaced_while_the_server_runs_is_reloaded_or_disabled(folders):
     weights, _ = folders
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     (weights / "classic.keras").write_bytes(b"")  # a bad deploy overwrites it in place
     at.run()
@@ -295,7 +268,7 @@ def test_a_runs_path_that_is_a_file_disables_training_and_the_page_serves(folder
     blocker = tmp_path / "runs-is-a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(blocker))
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     assert f"the runs folder {blocker} cannot be created ({blocker} is not a folder)" in sidebar_text(at)
     assert "retrain_start" not in button_keys(at)
@@ -330,7 +303,7 @@ def test_without_data_or_network_the_page_serves_samples_and_training_says_what_
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     monkeypatch.setattr(socket.socket, "connect", offline)
-    at = open_page()
+    at = open_page(SAMPLE)
     assert_panels(at, "classic")
     warning = at.sidebar.warning[0].value
     assert warning.startswith("Training is unavailable: MNIST is not available offline: MNIST_DIR is not set")
@@ -363,7 +336,7 @@ def test_a_corrupt_keras_cache_is_reported_not_trusted(folders, monkeypatch, tmp
     assert slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE))
     state = slot.wait(120)
     assert state.status == "failed" and state.message.startswith("training failed: MNIST is not available")
-    assert_panels(open_page(), "classic")
+    assert_panels(open_page(SAMPLE), "classic")
 
 
 # A read-only app folder (tests/test_space.py runs the whole app from a read-only copy as uid 1000).
@@ -389,7 +362,7 @@ def test_the_page_writes_nothing_inside_its_own_folder(folders, monkeypatch):
     sys.addaudithook(audit)  # hooks cannot be removed; this one records only while "on"
     recording["on"] = True
     try:
-        at = open_page()
+        at = open_page(SAMPLE)
         at.slider(key="sigma").set_value(0.9).run()
         at.toggle(key="compare").set_value(True).run()
         at.session_state["source"] = "Upload"
@@ -398,7 +371,7 @@ def test_the_page_writes_nothing_inside_its_own_folder(folders, monkeypatch):
         probe.write_text("the hook sees writes")  # a write it must see, outside the app folder
     finally:
         recording["on"] = False
-    assert_panels(open_page(), "classic")
+    assert_panels(open_page(SAMPLE), "classic")
     # Bytecode caches are left out: Python skips writing them where it cannot.
     assert str(probe) in written
     inside = [p for p in written if Path(p).resolve().is_relative_to(ROOT) and "__pycache__" not in p]

@@ -1,11 +1,11 @@
 """The server's training slot, driven directly: start, progress, one at a time, cancel, failure, save."""
 
 import os
-import time
 
 import keras
 import numpy as np
 import pytest
+from helpers import wait_for
 
 from denoiser import catalog, jobs
 from denoiser.train import TrainConfig
@@ -16,15 +16,6 @@ SMALL = dict(epochs=2, train_size=1024, batch_size=64, val_size=128)
 @pytest.fixture
 def slot(tmp_path, mnist):
     return jobs.TrainingJobs(tmp_path / "runs", load_data=lambda: mnist, validation_size=200)
-
-
-def wait_for(predicate, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_started_job_reports_progress_and_saves_a_validated_model(slot):

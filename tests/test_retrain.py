@@ -18,6 +18,7 @@ from pathlib import Path
 
 import keras
 import pytest
+from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text, wait_for
 from streamlit.testing.v1 import AppTest
 
 from denoiser import catalog, jobs, retrain_ui, storage
@@ -33,24 +34,9 @@ LONG_EPOCHS = 20  # long enough to act on the job while it runs; the tests cance
 def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
     """A page with the shipped classic model, a fresh runs folder and tiny training settings."""
     weights = tmp_path_factory.mktemp("weights")
-    for name in ("classic", "classifier"):
-        shutil.copy(WEIGHTS / f"{name}.keras", weights)
-        shutil.copy(WEIGHTS / f"{name}.json", weights)
     folder = tmp_path_factory.mktemp("retrain") / "runs"
-    monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("DENOISER_RUNS_DIR", str(folder))
-    monkeypatch.setenv("MNIST_DIR", str(mnist_path))
-    monkeypatch.setenv("DENOISER_TRAIN_SIZES", str(SIZE))
-    for name in ("DENOISER_ALLOW_TRAINING", "DENOISER_MAX_EPOCHS", "DENOISER_KEEP_RUNS"):
-        monkeypatch.delenv(name, raising=False)
+    point_page_at(monkeypatch, weights, folder, mnist_path, SIZE)
     return folder
-
-
-def open_page() -> AppTest:
-    """A new visitor's session on the MNIST sample tab (so the panels are drawn too)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state["source"] = "MNIST sample"
-    return at.run()
 
 
 def slot_of(runs: Path) -> jobs.TrainingJobs:
@@ -64,33 +50,9 @@ def start(at: AppTest, epochs: int) -> AppTest:
     return at.run()
 
 
-def wait_for(predicate, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def sidebar_text(at: AppTest) -> str:
-    """Everything the sidebar says, as one string."""
-    parts = [
-        e.value
-        for kind in ("info", "warning", "error", "success", "markdown", "caption")
-        for e in at.sidebar.get(kind)
-    ]
-    parts += [p.proto.text for p in at.sidebar.get("progress")]
-    return "\n".join(str(part) for part in parts)
-
-
 def progress_text(at: AppTest) -> str:
     bars = at.sidebar.get("progress")
     return bars[0].proto.text if bars else ""
-
-
-def button_keys(at: AppTest) -> set[str]:
-    return {button.key for button in at.sidebar.button}
 
 
 # The page: settings, start, progress, one job per server, cancel, failures.
@@ -99,7 +61,7 @@ def button_keys(at: AppTest) -> set[str]:
 def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_listed_for_everyone(runs):
     weights = Path(os.environ["DENOISER_WEIGHTS_DIR"])
     shipped = {p.name: p.stat().st_mtime_ns for p in weights.iterdir()}
-    owner, other = open_page(), open_page()
+    owner, other = open_page(SAMPLE), open_page(SAMPLE)
     assert not other.exception and "Takes about" in sidebar_text(owner)  # the estimate, from the sidecar
     start(owner, epochs=2)
     assert not owner.exception and "retrain_start" not in button_keys(owner)
@@ -130,7 +92,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
 
 
 def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs):
-    at = start(open_page(), epochs=LONG_EPOCHS)
+    at = start(open_page(SAMPLE), epochs=LONG_EPOCHS)
     slot = slot_of(runs)
     assert wait_for(lambda: (slot.snapshot().progress or None) is not None)
     number, before = slot.snapshot().number, slot.snapshot().progress.images_seen
@@ -153,10 +115,11 @@ def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs
 
 
 def test_a_second_visitor_sees_the_running_job_and_cannot_start_another(runs):
-    owner, late, racing = open_page(), None, open_page()  # `racing` rendered its Start button before
+    # `racing` rendered its Start button before
+    owner, late, racing = open_page(SAMPLE), None, open_page(SAMPLE)
     start(owner, epochs=LONG_EPOCHS)
     slot = slot_of(runs)
-    late = open_page()
+    late = open_page(SAMPLE)
     assert wait_for(lambda: (slot.snapshot().progress or None) is not None)
     late.run()
     text = sidebar_text(late)
@@ -178,7 +141,7 @@ def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
     shutil.copytree(mnist_path, broken)
     (broken / "t10k-images-idx3-ubyte.gz").write_bytes(b"this is not gzip")
     monkeypatch.setenv("MNIST_DIR", str(broken))
-    at = start(open_page(), epochs=1)
+    at = start(open_page(SAMPLE), epochs=1)
     state = slot_of(runs).wait(60)
     assert state.status == "failed" and "not a readable gzip file" in state.message
     at.run()
@@ -189,13 +152,13 @@ def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
 
 def test_missing_data_is_named_and_no_training_is_offered(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
-    at = open_page()
+    at = open_page(SAMPLE)
     assert not at.exception and len(at.image) >= 3  # the rest of the page works
     assert "lacks train-images-idx3-ubyte.gz" in at.sidebar.warning[0].value
     assert "retrain_start" not in button_keys(at)
     monkeypatch.delenv("MNIST_DIR")
     monkeypatch.setattr(jobs, "keras_mnist_cache", lambda: [tmp_path / "mnist.npz"])
-    at = open_page()
+    at = open_page(SAMPLE)
     assert "Keras has no cached copy" in at.sidebar.warning[0].value
     assert "retrain_start" not in button_keys(at)
     assert slot_of(runs).snapshot().status == "idle"  # nothing was started or downloaded
@@ -205,23 +168,23 @@ def test_an_unwritable_runs_folder_disables_training(runs, tmp_path, monkeypatch
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(blocker / "runs"))
-    at = open_page()
+    at = open_page(SAMPLE)
     assert "cannot be created" in at.sidebar.warning[0].value
     assert "retrain_start" not in button_keys(at)
 
 
 def test_training_can_be_switched_off_and_epochs_capped(runs, monkeypatch):
     monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "0")
-    at = open_page()
+    at = open_page(SAMPLE)
     assert not at.exception
     assert "Retrain" not in [h.value for h in at.sidebar.header]
     assert button_keys(at) == {"reset_models"}  # choosing a shipped model again stays possible
     monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "1")
     monkeypatch.setenv("DENOISER_MAX_EPOCHS", "4")
-    at = open_page()
+    at = open_page(SAMPLE)
     assert at.slider(key="retrain_epochs").proto.max == 4
     monkeypatch.setenv("DENOISER_MAX_EPOCHS", "many")
-    at = open_page()
+    at = open_page(SAMPLE)
     assert "DENOISER_MAX_EPOCHS must be a whole number" in at.sidebar.error[0].value
     assert not at.exception and len(at.image) >= 3
 
@@ -236,7 +199,7 @@ def test_the_blind_choice_trains_the_recipe_in_blind_json_over_a_sigma_range(run
         "config": sidecar["config"] | {"model": "unet", "loss": "mse"},
     }
     (weights / "blind.json").write_text(json.dumps(sidecar))
-    at = open_page()
+    at = open_page(SAMPLE)
     assert at.radio(key="retrain_recipe").options[1].startswith("blind (unet)")
     at.radio(key="retrain_recipe").set_value("unet").run()
     at.slider(key="retrain_sigma_range").set_value((0.2, 0.6)).run()
@@ -254,7 +217,7 @@ def test_page_runs_leave_keras_state_alone_so_the_training_thread_keeps_its_laye
     from keras.src.backend.common import global_state
 
     tracker = global_state.GLOBAL_STATE_TRACKER
-    open_page().run()
+    open_page(SAMPLE).run()
     # Streamlit clears Keras's session after every run; that replaced this object under the
     # training thread mid-build, which then failed with 'The name "conv2d" is used 2 times'.
     assert global_state.GLOBAL_STATE_TRACKER is tracker
