@@ -3,9 +3,9 @@
 Served by tests/test_streamlit_fixes.py. On the real page the race needs a busy server: the
 event loop lags behind the script thread, and a fragment poll lands in the gap between a full
 run's end and the delivery of its last messages (bench/load.py hit it about 3 times in 1,000
-moves). Here the gap is made certain: the runner started for a full run with a new slider
-value has each of its events handled by the event loop `LATE_S` late, and the fragment polls
-every `POLL_S`, so several polls arrive while that runner's messages wait.
+moves). Here the gap is made certain: the runner started for a slider move has each of its
+events handled by the event loop `LATE_S` late, and the fragment polls every `POLL_S`, so
+several polls arrive while that runner's messages wait.
 
 RACE_FIX=1 in the environment installs the fix before anything else runs.
 """
@@ -24,7 +24,7 @@ from streamlit.runtime import app_session
 
 from denoiser import streamlit_fixes
 
-LATE_S = 0.6  # how late a new slider value's runner has its messages handled
+LATE_S = 0.6  # how late a slider move's runner has its messages handled
 POLL_S = 0.1  # the fragment's poll
 SLIDER_KEY = "race_slider"
 
@@ -39,27 +39,30 @@ def slider_value(client_state: Any) -> str | None:
     return None
 
 
-def make_new_values_late(session_class: type = app_session.AppSession) -> None:
-    """Delay the events of each runner started for a full run that changed the slider (once per process)."""
+def make_moves_late(session_class: type = app_session.AppSession) -> None:
+    """Delay the events of each runner started for a slider move (once per process).
+
+    A move is a full run whose request carries the slider's value: the page's first run carries
+    none (the browser has no widget values yet), and polls are fragment runs. Polls cannot be
+    trusted to tell the starting value: the first one after the page shows may be sent before
+    the slider has registered its value in the browser (seen in CI, where the first move was
+    then not made late).
+    """
     if getattr(session_class, "_race_page_late", False):
         return
     request, create = session_class.request_rerun, session_class._create_scriptrunner
     handle = session_class._handle_scriptrunner_event_on_event_loop
-    seen: dict[str, str] = {}  # session id → the slider value of its last request
     late: weakref.WeakSet = weakref.WeakSet()  # runners whose events are handled late
 
     def request_rerun(self: Any, client_state: Any = None) -> None:
-        # Only a full run is made late: a poll may carry the new value just before the slider's request.
-        value, full_run = slider_value(client_state), not (client_state and client_state.fragment_id)
-        self._race_page_changed = full_run and value is not None and seen.get(self.id, value) != value
-        if value is not None and (full_run or self.id not in seen):
-            seen[self.id] = value
+        full_run = not (client_state and client_state.fragment_id)
+        self._race_page_move = full_run and slider_value(client_state) is not None
         request(self, client_state)
 
     def create_scriptrunner(self: Any, initial_rerun_data: Any) -> None:
         create(self, initial_rerun_data)
-        if getattr(self, "_race_page_changed", False):
-            self._race_page_changed = False
+        if getattr(self, "_race_page_move", False):
+            self._race_page_move = False
             late.add(self._scriptrunner)
 
     def handle_event(self: Any, sender: Any, *args: Any) -> None:
@@ -76,7 +79,7 @@ def make_new_values_late(session_class: type = app_session.AppSession) -> None:
 
 if os.environ.get("RACE_FIX") == "1":
     streamlit_fixes.deliver_full_runs()
-make_new_values_late()
+make_moves_late()
 
 value = st.slider("Value", 0, 100, 50, key=SLIDER_KEY)
 st.markdown(f"value shown: {value}")

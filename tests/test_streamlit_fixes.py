@@ -80,7 +80,7 @@ def shown_values(fixed: bool, moves: int, wait_ms: float) -> list[tuple[str, str
     """Serve the race page, press → on its slider `moves` times; the slider's value and what the
     page showed after each."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     shown = []
     with (
@@ -91,9 +91,7 @@ def shown_values(fixed: bool, moves: int, wait_ms: float) -> list[tuple[str, str
         page = browser.new_page()
         page.goto(url)
         page.get_by_text("value shown: 50").wait_for(timeout=60_000)
-        # Wait for a poll after the first run: polls tell the race page the slider's starting value.
-        poll = page.get_by_text("polled at")
-        expect(poll).not_to_have_text(poll.inner_text(timeout=10_000), timeout=10_000)
+        page.get_by_text("polled at").wait_for(timeout=10_000)  # the polls have started
         slider = page.locator(SLIDER)
         for move in range(1, moves + 1):
             slider.focus()
