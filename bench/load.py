@@ -235,6 +235,7 @@ async def open_session(browser, url: str, session: Session, settings: LoadSettin
         await draw(page, session.number, settings)
     else:
         await pick_sample(page, session.digit, session.index, settings)
+        await show_digit(page, session, settings)
     await page.locator(SLIDER).focus()
     return context, page
 
@@ -262,6 +263,22 @@ async def set_example(page, index: int, settings: LoadSettings) -> None:
     await number.fill(str(index))
     await number.press("Enter")
     await settle(page, settings)
+
+
+async def show_digit(page, session: Session, settings: LoadSettings) -> None:
+    """Until the Original panel is the session's digit, so that a rerun for the pick cannot be
+    taken for the next move's (on a loaded server it may start after `settle` returned)."""
+    expected = upscale(session.clean)
+    deadline = time.perf_counter() + settings.timeout_s
+    while time.perf_counter() < deadline:
+        images = await panel_images(page)
+        if len(images) == 3 and images[2] is not None and np.array_equal(images[2], expected):
+            await settle(page, settings)
+            return
+        await page.wait_for_timeout(50)
+    session.errors.append(
+        f"digit {session.digit} example {session.index} not shown within {settings.timeout_s:.0f} s"
+    )
 
 
 async def draw(page, n: int, settings: LoadSettings) -> None:
@@ -473,6 +490,7 @@ async def phase_memory(browser, url: str, pid: int, settings: LoadSettings, resu
             session.index = (session.index + 1) % len(of_class)
             session.clean = images[of_class[session.index]]
             await set_example(page, session.index, settings)
+            await show_digit(page, session, settings)
             await page.locator(SLIDER).focus()
     results.phase_s["memory"] = time.perf_counter() - started
     await context.close()
