@@ -91,7 +91,7 @@ def shown_values(fixed: bool, moves: int, wait_ms: float) -> list[tuple[str, str
         page = browser.new_page()
         page.goto(url)
         page.get_by_text("value shown: 50").wait_for(timeout=60_000)
-        page.get_by_text("polled at").wait_for(timeout=10_000)  # the polls have started
+        page.get_by_text("polled at").wait_for(timeout=10_000)  # the polling fragment is on the page
         slider = page.locator(SLIDER)
         for move in range(1, moves + 1):
             slider.focus()
