@@ -19,7 +19,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from denoiser import catalog, charts, data, noise, panels, retrain_ui, sweep, uploads  # noqa: E402
+from denoiser import data, noise  # noqa: E402
+from denoiser.page import catalog, charts, panels, retrain, sweep, uploads  # noqa: E402
 
 SOURCES = ("Draw", "MNIST sample", "Upload")
 CANVAS_PX = 280
@@ -446,7 +447,7 @@ def main() -> None:
     st.caption("Draw, pick or upload a digit, add Gaussian noise, and watch a small network take it away.")
     clean = digit_input()
     sigma, field = noise_controls()
-    training = retrain_ui.follow_training()  # before discovery: a model that just finished is listed
+    training = retrain.follow_training()  # before discovery: a model that just finished is listed
     entries = catalog.discover()
     loaded = {e.key: load_model(str(e.path), e.version) for e in entries}
     entry = model_picker(entries, loaded, sigma)
@@ -456,7 +457,7 @@ def main() -> None:
         if st.session_state.get("compare") and entries:
             show_comparison(entries, loaded, clean, field, sigma)
     about_models(entries, sigma)
-    retrain_ui.sidebar_section(training, entries)  # last, so the panels are sent first
+    retrain.sidebar_section(training, entries)  # last, so the panels are sent first
 
 
 main()

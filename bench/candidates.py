@@ -103,7 +103,9 @@ def main() -> None:
     chosen = [tuple(c.split("/")) for c in args.only.split(",")] if args.only else CANDIDATES
     saved = args.out.with_suffix(".json")
     records = json.loads(saved.read_text()) if args.only and saved.exists() else []
-    records = [r for r in records if (r["model"], r["loss"]) not in chosen and not r["model"].startswith("classic")]
+    records = [
+        r for r in records if (r["model"], r["loss"]) not in chosen and not r["model"].startswith("classic")
+    ]
     records.insert(0, measure("classic", "binary_crossentropy", classic, None, test, base_ms))
     for name, loss in chosen:
         config = train.TrainConfig.for_model(

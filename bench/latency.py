@@ -152,8 +152,9 @@ def report(title: str, timings: dict[str, list[tuple[float, float]]]) -> None:
 
 def server_side(repeats: int) -> tuple[str, float, float]:
     """Median ms of one denoise through `predict_on_batch` (the page's path) and `model.predict`."""
-    from denoiser import catalog, data, noise
+    from denoiser import data, noise
     from denoiser.inference import denoise
+    from denoiser.page import catalog
 
     entries = catalog.discover()
     entry = next(e for e in entries if e.key == catalog.default_key(entries))

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import latency  # noqa: E402
 
-from denoiser import catalog, jobs, models  # noqa: E402
+from denoiser import models  # noqa: E402
+from denoiser.page import catalog, jobs  # noqa: E402
 from denoiser.train import TrainConfig  # noqa: E402
 
 MODEL = "classic"

@@ -1,4 +1,4 @@
-"""A page on which the race that `denoiser/streamlit_fixes.py` fixes happens on every slider move.
+"""A page on which the race that `denoiser/page/streamlit_fixes.py` fixes happens on every slider move.
 
 Served by tests/test_streamlit_fixes.py. On the real page the race needs a busy server: the
 event loop lags behind the script thread, and a fragment poll lands in the gap between a full
@@ -22,7 +22,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime import app_session
 
-from denoiser import streamlit_fixes
+from denoiser.page import streamlit_fixes
 
 LATE_S = 0.6  # how late a slider move's runner has its messages handled
 POLL_S = 0.1  # the fragment's poll

@@ -24,8 +24,9 @@ from helpers import captions, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from denoiser import catalog, charts, data, noise, panels, storage, sweep, uploads
+from denoiser import data, noise, storage
 from denoiser.inference import denoise
+from denoiser.page import catalog, charts, panels, sweep, uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"

@@ -41,7 +41,8 @@ from test_browser import (  # the real-browser helpers tests/test_browser.py def
     settle,
 )
 
-from denoiser import preprocessing, storage, uploads
+from denoiser import preprocessing, storage
+from denoiser.page import uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"

@@ -28,7 +28,7 @@ import pytest
 from helpers import SAMPLE, button_keys, captions, open_page, point_page_at, sidebar_text
 from streamlit.testing.v1 import AppTest
 
-from denoiser import catalog, jobs, retrain_ui
+from denoiser.page import catalog, jobs, retrain
 from denoiser.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 TRAINING_SERVER = """
 import os, signal, sys, time
 from pathlib import Path
-from denoiser import jobs, storage
+from denoiser import storage
+from denoiser.page import jobs
 from denoiser.train import TrainConfig
 
 runs, kill_at = Path(sys.argv[1]), sys.argv[2]
@@ -172,7 +173,7 @@ def test_a_server_killed_while_training_or_saving_leaves_every_model_whole_and_a
     options = at.radio(key="model").options
     assert not any(".tmp" in option or "unavailable" in option for option in options)
     assert "retrain_start" in button_keys(at) and "already running" not in sidebar_text(at)
-    assert retrain_ui.training_slot(str(runs), jobs.KEEP_RUNS).snapshot().status == "idle"
+    assert retrain.training_slot(str(runs), jobs.KEEP_RUNS).snapshot().status == "idle"
 
 
 def test_a_restarted_server_trains_and_saves_beside_a_dead_servers_temporary(folders, mnist):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import wait_for
 
-from denoiser import catalog, jobs
+from denoiser.page import catalog, jobs
 from denoiser.train import TrainConfig
 
 SMALL = dict(epochs=2, train_size=1024, batch_size=64, val_size=128)

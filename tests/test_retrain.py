@@ -21,7 +21,8 @@ import pytest
 from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text, wait_for
 from streamlit.testing.v1 import AppTest
 
-from denoiser import catalog, jobs, retrain_ui, storage
+from denoiser import storage
+from denoiser.page import catalog, jobs, retrain
 from denoiser.train import Progress, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
 
 def slot_of(runs: Path) -> jobs.TrainingJobs:
     """The training slot the page uses for this runs folder (the same cached object)."""
-    return retrain_ui.training_slot(str(runs), jobs.KEEP_RUNS)
+    return retrain.training_slot(str(runs), jobs.KEEP_RUNS)
 
 
 def start(at: AppTest, epochs: int) -> AppTest:
@@ -128,8 +129,8 @@ def test_a_second_visitor_sees_the_running_job_and_cannot_start_another(runs):
     racing.button(key="retrain_start").click().run()  # pressed a moment after the owner
     assert "already running on this server" in sidebar_text(racing)
     state = slot.snapshot()
-    assert state.owner == owner.session_state[retrain_ui.VISITOR] and state.status == "running"
-    assert not slot.cancel(racing.session_state[retrain_ui.VISITOR])  # and cannot cancel it either
+    assert state.owner == owner.session_state[retrain.VISITOR] and state.status == "running"
+    assert not slot.cancel(racing.session_state[retrain.VISITOR])  # and cannot cancel it either
     owner.run().button(key="retrain_cancel").click().run()
     assert slot.wait(60).status == "cancelled"
 
@@ -315,7 +316,7 @@ def test_the_loss_chart_has_each_epoch_and_the_running_epoch_so_far():
     progress = Progress(
         epoch=2, epochs=3, step=5, steps=10, loss=0.2, elapsed=4.0, images_seen=0, history=history
     )
-    assert retrain_ui.loss_rows(progress) == [
+    assert retrain.loss_rows(progress) == [
         {"epoch": 1, "loss": 0.3, "kind": "training"},
         {"epoch": 1, "loss": 0.25, "kind": "validation"},
         {"epoch": 1.5, "loss": 0.2, "kind": "training"},
@@ -324,16 +325,16 @@ def test_the_loss_chart_has_each_epoch_and_the_running_epoch_so_far():
 
 
 def test_durations_and_the_estimate_read_as_a_person_would():
-    assert [retrain_ui.format_duration(s) for s in (4.4, 65, 3725, float("nan"))] == [
+    assert [retrain.format_duration(s) for s in (4.4, 65, 3725, float("nan"))] == [
         "4 s",
         "1 min 05 s",
         "1 h 02 min",
         "unknown",
     ]
     config = TrainConfig.for_model("classic", epochs=2, train_size=6000)
-    text = retrain_ui.estimate_text(config, ("classic", {"images_per_s": 1000.0}))
-    assert text.startswith(f"Takes about {retrain_ui.format_duration(jobs.estimate_seconds(config, 1000.0))}")
-    assert "No time estimate" in retrain_ui.estimate_text(config, None)
+    text = retrain.estimate_text(config, ("classic", {"images_per_s": 1000.0}))
+    assert text.startswith(f"Takes about {retrain.format_duration(jobs.estimate_seconds(config, 1000.0))}")
+    assert "No time estimate" in retrain.estimate_text(config, None)
 
 
 def test_a_saved_retrained_model_keeps_the_contract(tmp_path, mnist):

@@ -3,7 +3,7 @@
 The browser tests serve tests/race_page.py, where the race happens on every slider move (see
 its docstring): without the fix the page never shows the new value, with it the page shows
 every value. The first of them proves the race still exists in the pinned Streamlit; if a
-Streamlit upgrade fixes it upstream, that test fails and `denoiser/streamlit_fixes.py` can go.
+Streamlit upgrade fixes it upstream, that test fails and `denoiser/page/streamlit_fixes.py` can go.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from streamlit.runtime import app_session
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser, serve_app
 
-from denoiser import streamlit_fixes
+from denoiser.page import streamlit_fixes
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from denoiser import classifier, noise, panels
+from denoiser import classifier, noise
 from denoiser.inference import denoise
+from denoiser.page import panels
 
 GRID = tuple(round(0.01 * i, 2) for i in range(101))  # the slider's positions
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from denoiser.catalog import ModelEntry
+from denoiser.page.catalog import ModelEntry
 
 NOISY = "noisy (no denoising)"
 CLEAN = "clean (no noise)"

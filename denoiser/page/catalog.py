@@ -20,7 +20,7 @@ import keras
 
 from denoiser import storage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASSIFIER_RECIPE = "classifier"
 CLASSIFIER_FILE = "classifier.keras"
 PREFERRED = ("blind", "classic")  # the default is the first of these that exists

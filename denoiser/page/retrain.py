@@ -17,7 +17,8 @@ from typing import Any
 import keras
 import streamlit as st
 
-from denoiser import catalog, jobs, models, streamlit_fixes
+from denoiser import models
+from denoiser.page import catalog, jobs, streamlit_fixes
 from denoiser.train import Progress, TrainConfig
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
