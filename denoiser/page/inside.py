@@ -1,0 +1,231 @@
+"""The page's "Inside the model" section: the code, the first filters, and decoding mixed codes.
+
+It sits in an expander that tracks whether it is open (`on_change="rerun"`), and nothing in
+it runs while it is closed: no sub-model is built, no TensorFlow call made, no image sent.
+Open, a σ move costs one batched call on three digits and a few tiny PNGs, all cached by
+(model, digits). The pictures come from `denoiser.anatomy` (the numbers) and
+`denoiser.page.anatomy_images` (the grids); this module only lays them out and words them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import streamlit as st
+
+from denoiser import anatomy
+from denoiser.page import anatomy_images, catalog
+
+EXPANDER_KEY = "inside_open"
+OTHER_DIGIT_KEY = "inside_other_digit"
+OTHER_INDEX_KEY = "inside_other_index"
+LEVEL_MAPS = 16  # maps shown per input: all of classic's code, the U-Net's most active
+MAP_TILE_PX = 42  # a 7×7 map at ×6
+RESPONSE_TILE_PX = 56  # a 28×28 response at ×2
+FILTER_TILE_PX = 57  # a 3×3 filter at ×19, so the filter grid is as wide as the responses' below it
+STRIP_TILE_PX = 56  # a 28×28 digit at ×2: eight fit the expander's width without the browser resizing
+
+CODE_TEXT = (
+    "The encoder squeezes the 28×28 digit into this code, 16 maps of 7×7: as many numbers as the "
+    "image has pixels, and all the decoder gets. Left for the noisy input, right for the clean digit; "
+    "brighter is larger, each map on one scale for both."
+)
+LEVEL_TEXT = (
+    "The 16 most active of the {channels} maps at the model's deepest level, 7×7 each, for the noisy "
+    "input (left) and the clean digit (right); brighter is larger, each map on one scale for both."
+)
+NO_CODE_TEXT = (
+    "There is no single code to decode here: skip connections hand the decoder detail from the "
+    "encoder's earlier, larger layers, around this level, so these maps alone cannot rebuild the digit."
+)
+FILTERS_TEXT = (
+    "The {count} filters of the first layer, 3×3 pixels each, as the training left them: lighter "
+    "adds, darker subtracts, grey is zero."
+)
+RESPONSES_TEXT = (
+    "What each filter (in the same place in the grid above) picks out of the noisy input: "
+    "bright where the input matches its pattern."
+)
+MIX_TEXT = (
+    "The decoder run on {steps} codes evenly spaced on the straight line from this digit's code "
+    "(left) to the other digit's (right). A denoising autoencoder is not a generative model: it "
+    "only learned to turn codes of real digits back into digits, so the middle of the strip is a "
+    "ghostly overlay of the two, not a new digit."
+)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The sub-models one denoiser needs for this section, built once and kept (each is traced once)."""
+
+    watcher: keras.Model | None  # input → [first convolution's output, the code or deepest level]
+    decoder: keras.Model | None  # code → output; None where the model cannot be split
+    level_is_code: bool  # True where the level shown is a code the decoder can run from
+    filters: np.ndarray  # (F, 3, 3) first-layer kernels
+    reason: str | None  # why there is no deepest level to show, where there is none
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def model_parts(_model: keras.Model, model_key: str) -> Parts:
+    """Split the model (or find its deepest level) once per model file; `model_key` names the file."""
+    filters = anatomy.first_filters(_model)
+    first = anatomy.first_conv(_model).name
+    try:
+        _encoder, decoder = anatomy.split(_model)
+        level = anatomy.code_layer(_model)
+    except ValueError:
+        decoder = None
+        try:
+            level = anatomy.deepest_layer(_model)
+        except ValueError as error:
+            return Parts(anatomy.watch(_model, [first]), None, False, filters, str(error))
+    watcher = anatomy.watch(_model, [first, level.name])
+    return Parts(watcher, decoder, decoder is not None, filters, None)
+
+
+@dataclass(frozen=True)
+class LevelViews:
+    """The pictures of one noisy/clean pair, ready to show."""
+
+    noisy_png: bytes | None
+    clean_png: bytes | None
+    channels: int  # how many maps the level has in all
+    distance: float | None  # ‖noisy − clean‖ / ‖clean‖ at that level
+    responses_png: bytes
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def level_views(_parts: Parts, model_key: str, clean: np.ndarray, noisy: np.ndarray) -> LevelViews:
+    """One batched call on (noisy, clean) → the level's maps side by side and the first-layer responses."""
+    outputs = anatomy.look(_parts.watcher, np.stack([noisy, clean]))
+    responses = outputs[0][0]
+    response_png = anatomy_images.maps_png(
+        responses, anatomy_images.channel_tops(responses), 8, RESPONSE_TILE_PX
+    )
+    if len(outputs) == 1:
+        return LevelViews(None, None, 0, None, response_png)
+    noisy_level, clean_level = outputs[1]
+    shown = anatomy.most_active(noisy_level, LEVEL_MAPS)
+    noisy_maps, clean_maps = noisy_level[..., shown], clean_level[..., shown]
+    tops = anatomy_images.channel_tops(noisy_maps, clean_maps)
+    return LevelViews(
+        noisy_png=anatomy_images.maps_png(noisy_maps, tops, 4, MAP_TILE_PX),
+        clean_png=anatomy_images.maps_png(clean_maps, tops, 4, MAP_TILE_PX),
+        channels=noisy_level.shape[-1],
+        distance=anatomy.code_distance(noisy_level, clean_level),
+        responses_png=response_png,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def filters_png(_parts: Parts, model_key: str) -> bytes:
+    """The first layer's filters as one grid (a property of the model alone)."""
+    return anatomy_images.filters_png(_parts.filters, tile_px=FILTER_TILE_PX)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def mix_png(_parts: Parts, model_key: str, clean: np.ndarray, other: np.ndarray) -> bytes:
+    """The decoder on 8 codes between the two clean digits' codes, as one strip."""
+    codes = anatomy.look(_parts.watcher, np.stack([clean, other]))[1]
+    return anatomy_images.strip_png(anatomy.interpolate(_parts.decoder, codes[0], codes[1]), STRIP_TILE_PX)
+
+
+def model_key(entry: catalog.ModelEntry) -> str:
+    """The file's key and version: a replaced file is a different model to the caches."""
+    return f"{entry.key}@{entry.version[0]}:{entry.version[1]}"
+
+
+def show(
+    entry: catalog.ModelEntry,
+    model: keras.Model,
+    clean: np.ndarray,
+    noisy: np.ndarray,
+    sigma: float,
+    samples: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The "Inside the model" expander for the selected model and the current digit.
+
+    `clean` and `noisy` are the (28, 28) Original and Noisy panels at `sigma`; `samples` is
+    `data.load_sample()`'s (images, labels), where the other digit for the mixed codes comes from.
+    Closed, it draws only its label and computes nothing.
+    """
+    box = st.expander("Inside the model", key=EXPANDER_KEY, on_change="rerun", icon=":material/neurology:")
+    with box:
+        if box.open:
+            draw(entry, model, clean, noisy, sigma, samples)
+
+
+def draw(
+    entry: catalog.ModelEntry,
+    model: keras.Model,
+    clean: np.ndarray,
+    noisy: np.ndarray,
+    sigma: float,
+    samples: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The open section's three parts: the code (or deepest level), the filters, the mixed codes."""
+    key = model_key(entry)
+    parts = model_parts(model, key)
+    clean = np.asarray(clean, np.float32)
+    views = level_views(parts, key, clean, np.asarray(noisy, np.float32))
+    show_level(entry, parts, views, sigma)
+    show_filters(parts, key, views)
+    if parts.decoder is not None:
+        show_mix(parts, key, clean, samples)
+
+
+def show_level(entry: catalog.ModelEntry, parts: Parts, views: LevelViews, sigma: float) -> None:
+    """Classic's code, or a U-Net's deepest level, for the noisy input beside the clean digit."""
+    if parts.reason is not None:
+        st.info(f"{entry.label}: {parts.reason}.")
+        return
+    st.markdown(f"**{'The code' if parts.level_is_code else 'The deepest level'}** ({entry.label})")
+    left, right = st.columns(2)
+    left.image(views.noisy_png, caption=f"Noisy input, σ = {sigma:.2f}", output_format="PNG")
+    right.image(views.clean_png, caption="Clean digit", output_format="PNG")
+    st.caption(CODE_TEXT if parts.level_is_code else LEVEL_TEXT.format(channels=views.channels))
+    what = "code" if parts.level_is_code else "deepest level"
+    st.markdown(
+        f"Distance between the two {what}s at σ = {sigma:.2f}: **{views.distance:.2f}** "
+        f"(the size of their difference over the size of the clean {what}: 0 means the noise "
+        "never reached it, 1 means the change is as large as the clean one itself)."
+    )
+    if not parts.level_is_code:
+        st.caption(NO_CODE_TEXT)
+
+
+def show_filters(parts: Parts, key: str, views: LevelViews) -> None:
+    """The first layer's filters and what each one does to the current input."""
+    st.markdown("**The first layer's filters**")
+    st.image(filters_png(parts, key), output_format="PNG")
+    st.caption(FILTERS_TEXT.format(count=len(parts.filters)))
+    st.image(views.responses_png, output_format="PNG")
+    st.caption(RESPONSES_TEXT)
+
+
+def next_sample() -> None:
+    """Step to the next bundled digit of the chosen class."""
+    st.session_state[OTHER_INDEX_KEY] = st.session_state.get(OTHER_INDEX_KEY, 0) + 1
+
+
+def other_digit(samples: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, str]:
+    """The picker for the digit to mix with: a class, and *Next sample* to step through its digits."""
+    images, labels = samples
+    choice, button = st.columns([4, 1], vertical_alignment="bottom")
+    digit = choice.segmented_control("Mix with a digit", list(range(10)), default=8, key=OTHER_DIGIT_KEY)
+    button.button("Next sample", on_click=next_sample, key="inside_next_sample")
+    digit = 8 if digit is None else int(digit)
+    matches = np.flatnonzero(labels == digit)
+    index = int(matches[st.session_state.get(OTHER_INDEX_KEY, 0) % len(matches)])
+    return images[index], f"a {digit} (bundled sample #{index})"
+
+
+def show_mix(parts: Parts, key: str, clean: np.ndarray, samples: tuple[np.ndarray, np.ndarray]) -> None:
+    """The decoder on codes between this digit and another, as one strip."""
+    st.markdown("**Decoding mixed codes**")
+    other, name = other_digit(samples)
+    strip = mix_png(parts, key, clean, np.asarray(other, np.float32))
+    st.image(strip, caption=f"This digit → {name}", output_format="PNG")
+    st.caption(MIX_TEXT.format(steps=anatomy.INTERPOLATION_STEPS))
