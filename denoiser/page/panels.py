@@ -44,22 +44,44 @@ def format_db(value: float | None) -> str:
 
 
 def caption(title: str, score: PanelScore, gain_db: float | None = None) -> str:
-    """`Denoised · PSNR 22.4 dB (+6.1 dB) · SSIM 0.861`; the gain is over the noisy panel."""
+    """`Denoised · PSNR 22.4 dB (+6.1 dB) · SSIM 0.861`; the gain is over the noisy panel.
+
+    A loss is written with a true minus sign (`−1.7 dB`), so it cannot be read as a gain, and
+    an infinite loss (the noisy panel was the clean digit itself, σ = 0) says so in words.
+    """
     psnr = f"PSNR {format_db(score.psnr)}"
     if gain_db is not None and math.isfinite(gain_db):
-        psnr += f" ({gain_db:+.1f} dB)"
+        psnr += f" ({format_gain(gain_db)})"
+    elif gain_db is not None and gain_db < 0:
+        psnr += " (worse: the input was clean)"
     return f"{title} · {psnr} · SSIM {score.ssim:.3f}"
 
 
+def format_gain(gain_db: float) -> str:
+    """`+6.1 dB`, `−1.7 dB` (U+2212, the minus sign), `±0.0 dB`."""
+    if round(gain_db, 1) == 0:
+        return "±0.0 dB"
+    return f"{'+' if gain_db > 0 else '−'}{abs(gain_db):.1f} dB"
+
+
 def gain(denoised: PanelScore, noisy: PanelScore) -> float | None:
-    """PSNR gained by denoising; None when the noisy panel is exact (σ = 0) and a gain means nothing."""
-    if not (math.isfinite(denoised.psnr) and math.isfinite(noisy.psnr)):
+    """PSNR gained by denoising (negative: the model made it worse).
+
+    When the noisy panel is exact (σ = 0) any change is an infinite loss: −∞, unless the
+    model returned the digit exactly too (None: nothing to say).
+    """
+    if math.isinf(noisy.psnr) and math.isinf(denoised.psnr):
         return None
     return denoised.psnr - noisy.psnr
 
 
+UNSURE_BELOW = 0.6  # a classifier reading less confident than this is shown as a guess
+
+
 def reading_text(digit: int, confidence: float) -> str:
-    """What the classifier reads, as one short line under a panel."""
+    """What the classifier reads, as one short line under a panel; a weak reading is marked unsure."""
+    if confidence < UNSURE_BELOW:
+        return f"Classifier is unsure: maybe {digit} ({confidence:.0%})"
     return f"Classifier reads **{digit}** ({confidence:.0%})"
 
 

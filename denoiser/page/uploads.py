@@ -111,3 +111,51 @@ def read_canvas(png: bytes) -> np.ndarray:
     """The canvas's PNG (sent by the browser, so checked like an upload) → the 28×28 input."""
     frame, _ = first_frame(open_image(png))
     return preprocessing.canvas_to_mnist(np.asarray(frame.convert("RGBA")))
+
+
+INK = 0.3  # a 28×28 pixel at least this bright counts as ink when the marks are counted
+
+
+def ink_marks(image: np.ndarray) -> list[int]:
+    """Sizes (in pixels) of the separate marks in a 28×28 digit, largest first (8-connected)."""
+    ink = np.asarray(image) >= INK
+    seen = np.zeros_like(ink)
+    sizes = []
+    for start in zip(*np.nonzero(ink), strict=True):
+        if seen[start]:
+            continue
+        seen[start], stack, size = True, [start], 0
+        while stack:
+            y, x = stack.pop()
+            size += 1
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = y + dy, x + dx
+                    if 0 <= ny < ink.shape[0] and 0 <= nx < ink.shape[1] and ink[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+        sizes.append(size)
+    return sorted(sizes, reverse=True)
+
+
+def marks_hint(image: np.ndarray) -> str | None:
+    """One line when the input is unlike one digit: several separate marks, or a single dot/blob.
+
+    A mark counts when it is at least a fifth of the largest (a stray speck does not); a blob is
+    one mark that fills most of its bounding box, as a dot scaled up to a digit's size does
+    (a real digit's strokes leave most of their box empty, or are thin like a 1).
+    """
+    sizes = ink_marks(image)
+    if not sizes:
+        return None
+    marks = [size for size in sizes if size >= max(6, sizes[0] / 5)]
+    if len(marks) > 1:
+        return (
+            f"This looks like {len(marks)} separate marks: the model and the classifier expect one digit, "
+            "so the readings may mislead."
+        )
+    rows, columns = np.nonzero(np.asarray(image) >= INK)
+    height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+    if sizes[0] / (height * width) > 0.8 and 0.5 <= height / width <= 2:  # a "1" is full but thin
+        return "This looks like a single dot or blob rather than a digit: try drawing a whole digit."
+    return None

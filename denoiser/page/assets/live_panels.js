@@ -1,0 +1,309 @@
+// The live panels: the Noise σ slider and Noisy | Denoised | Original, scrubbed in the browser.
+//
+// The server sends one digit's whole sweep (every σ on the slider's grid) as PNG sprites plus
+// captions, readings and PSNR per σ. Moving the slider only picks a frame here; the server
+// hears the final σ once, when the visitor lets go (or stops pressing keys), through the
+// component's "sigma" state value. Streamlit calls this function again on every rerun with
+// the new data, so the view is built once per element and kept in `views`.
+
+const views = new WeakMap();
+const KEY_IDLE_MS = 300; // keys pressed closer together than this are one move for the server
+const STEPS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
+const FALLBACK_STYLE = "dn-live-hides-fallback";
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let view = views.get(parentElement);
+  if (!view) {
+    const root = parentElement.querySelector(".dn-live");
+    if (!root || !data) return;
+    view = createView(root);
+    views.set(parentElement, view);
+  }
+  view.setStateValue = setStateValue;
+  view.update(data);
+}
+
+function createView(root) {
+  const slider = root.querySelector(".dn-slider");
+  const value = root.querySelector(".dn-value");
+  const figures = Array.from(root.querySelectorAll(".dn-panels .dn-panel"));
+  const panels = ["noisy", "denoised", "original"].map((kind, i) => ({
+    kind,
+    canvas: figures[i].querySelector("canvas"),
+    context: figures[i].querySelector("canvas").getContext("2d"),
+    caption: figures[i].querySelector(".dn-caption"),
+    reading: figures[i].querySelector(".dn-reading"),
+  }));
+  const compared = root.querySelector(".dn-compared");
+  const chart = root.querySelector(".dn-chart");
+  const view = {
+    data: null, // the latest data from the server
+    frames: null, // {noisy: ImageData[], denoised: ImageData[], original: ImageData[], compared: ImageData[][]}
+    framesFor: null, // which data.id + compared labels the frames were decoded from
+    index: 50,
+    serial: null, // the server's σ serial last applied
+    sentIndex: null,
+    keyTimer: null,
+    dragging: false,
+    readySent: false,
+    comparedPanels: [],
+    setStateValue: null,
+  };
+
+  const setIndex = (index) => {
+    const last = view.data ? view.data.sigmas.length - 1 : 100;
+    view.index = Math.max(0, Math.min(last, index));
+    render();
+  };
+
+  const send = () => {
+    clearTimeout(view.keyTimer);
+    view.keyTimer = null;
+    if (!view.data || view.sentIndex === view.index || !view.setStateValue) return;
+    view.sentIndex = view.index;
+    view.setStateValue("sigma", view.data.sigmas[view.index]);
+  };
+
+  slider.addEventListener("keydown", (event) => {
+    if (!view.data) return;
+    const last = view.data.sigmas.length - 1;
+    let next = null;
+    if (event.key in STEPS) next = view.index + STEPS[event.key];
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = last;
+    if (next === null) return;
+    event.preventDefault(); // the browser's own steps differ (PageUp is not 0.1 everywhere)
+    setIndex(next);
+    clearTimeout(view.keyTimer);
+    view.keyTimer = setTimeout(send, KEY_IDLE_MS);
+  });
+  slider.addEventListener("input", () => {
+    view.dragging = true;
+    setIndex(Math.round(Number(slider.value) * 100));
+  });
+  slider.addEventListener("change", () => {
+    view.dragging = false;
+    send();
+  });
+  const release = () => {
+    if (view.dragging) {
+      view.dragging = false;
+      send();
+    }
+  };
+  slider.addEventListener("pointerup", release);
+  slider.addEventListener("touchend", release);
+  slider.addEventListener("blur", () => view.keyTimer && send());
+
+  function render() {
+    const data = view.data;
+    if (!data) return;
+    const i = view.index;
+    const sigma = data.sigmas[i];
+    const text = sigma.toFixed(2);
+    if (Number(slider.value) !== sigma) slider.value = String(sigma);
+    slider.setAttribute("aria-valuenow", text);
+    slider.setAttribute("aria-valuetext", `σ ${text}`);
+    value.textContent = text;
+    const captions = [data.captions.noisy[i], data.captions.denoised[i], data.captions.original];
+    const readings = data.readings
+      ? [data.readings.noisy[i], data.readings.denoised[i], data.readings.original]
+      : [null, null, null];
+    panels.forEach((panel, p) => {
+      const frames = view.frames && view.frames[panel.kind];
+      if (frames) panel.context.putImageData(frames[panel.kind === "original" ? 0 : i], 0, 0);
+      panel.canvas.setAttribute("aria-label", captions[p]);
+      panel.caption.textContent = captions[p].split(" · ").join("\n");
+      panel.caption.classList.toggle("dn-worse", p === 1 && Boolean(data.worse[i]));
+      panel.reading.textContent = readings[p] || "";
+      panel.reading.classList.toggle("dn-unsure", Boolean(readings[p] && readings[p].includes("unsure")));
+    });
+    view.comparedPanels.forEach((panel, m) => {
+      const frames = view.frames && view.frames.compared[m];
+      if (frames) panel.context.putImageData(frames[i], 0, 0);
+      const caption = data.compared[m].captions[i];
+      panel.canvas.setAttribute("aria-label", `Denoised by ${caption}`);
+      panel.caption.textContent = caption.split(" · ").join("\n");
+    });
+    moveMarker(chart, data, i);
+    root.dataset.sigma = text;
+  }
+
+  view.update = (data) => {
+    const first = view.data === null;
+    view.data = data;
+    if (data.serial !== view.serial) {
+      // The server set σ itself (first load, or state changed by code): take it. A σ that only
+      // echoes what this slider sent comes with the same serial and is ignored, so a rerun
+      // never pulls the thumb back while the visitor is still moving it.
+      view.serial = data.serial;
+      const index = data.sigmas.findIndex((s) => Math.abs(s - data.sigma) < 1e-6);
+      if (index >= 0) view.index = index;
+      view.sentIndex = view.index;
+    }
+    const frameKey = `${data.id}|${data.compared.map((c) => c.label).join("|")}`;
+    if (frameKey !== view.framesFor) {
+      view.framesFor = frameKey;
+      drawChart(chart, data);
+      buildCompared(compared, view, data);
+      decodeAll(data).then((frames) => {
+        if (view.framesFor !== frameKey) return; // a newer digit arrived meanwhile
+        view.frames = frames;
+        render();
+        markReady(root, view);
+      }, (error) => console.error("live panels: could not decode the frames", error));
+    }
+    if (first) view.index = Math.max(0, Math.min(data.sigmas.length - 1, view.index));
+    render();
+  };
+  return view;
+}
+
+function markReady(root, view) {
+  // The component works: hide the server-drawn fallback panels, and tell the server once so it
+  // stops drawing them (a page whose scripts fail never gets here and keeps the fallback).
+  if (!document.getElementById(FALLBACK_STYLE)) {
+    const style = document.createElement("style");
+    style.id = FALLBACK_STYLE;
+    style.textContent = ".st-key-fallback_panels { display: none !important; }";
+    document.head.appendChild(style);
+  }
+  root.dataset.ready = "true";
+  if (!view.readySent && !view.data.ready && view.setStateValue) {
+    view.readySent = true;
+    view.setStateValue("ready", true);
+  }
+}
+
+async function decodeAll(data) {
+  const size = data.size;
+  const [noisy, denoised, original, ...compared] = await Promise.all(
+    [data.frames.noisy, data.frames.denoised, data.frames.original, ...data.compared.map((c) => c.frames)].map(
+      (sprite) => decodeSprite(sprite, size),
+    ),
+  );
+  return { noisy, denoised, original, compared };
+}
+
+async function decodeSprite(base64, size) {
+  // A lossless greyscale PNG of frames stacked vertically → one ImageData per frame, pixels
+  // untouched (no colour management, no premultiplied alpha).
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }), {
+    colorSpaceConversion: "none",
+    premultiplyAlpha: "none",
+  });
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  const all = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  const frameBytes = size * size * 4;
+  const frames = [];
+  for (let offset = 0; offset + frameBytes <= all.length; offset += frameBytes) {
+    frames.push(new ImageData(all.slice(offset, offset + frameBytes), size, size));
+  }
+  bitmap.close();
+  return frames;
+}
+
+function buildCompared(container, view, data) {
+  container.replaceChildren();
+  view.comparedPanels = data.compared.map(() => {
+    const figure = document.createElement("figure");
+    figure.className = "dn-panel";
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = data.size;
+    canvas.setAttribute("role", "img");
+    const caption = document.createElement("figcaption");
+    caption.className = "dn-caption";
+    figure.append(canvas, caption);
+    container.append(figure);
+    return { canvas, context: canvas.getContext("2d"), caption };
+  });
+  container.hidden = data.compared.length === 0;
+}
+
+// The chart: PSNR of this digit against σ, noisy (dashed) and denoised (solid), with a marker.
+const CHART = { left: 30, right: 312, top: 8, bottom: 100 };
+
+function scales(data) {
+  const values = [...data.psnr.noisy, ...data.psnr.denoised].filter((v) => v !== null);
+  const low = Math.floor(Math.min(...values) / 5) * 5;
+  const high = Math.ceil(Math.max(...values) / 5) * 5 || low + 5;
+  const last = data.sigmas[data.sigmas.length - 1] || 1;
+  return {
+    x: (sigma) => CHART.left + (sigma / last) * (CHART.right - CHART.left),
+    y: (psnr) => CHART.bottom - ((Math.min(psnr, high) - low) / (high - low || 1)) * (CHART.bottom - CHART.top),
+    low,
+    high,
+  };
+}
+
+function linePath(data, values, scale) {
+  let path = "";
+  values.forEach((v, i) => {
+    if (v === null) return;
+    path += `${path ? "L" : "M"}${scale.x(data.sigmas[i]).toFixed(1)},${scale.y(v).toFixed(1)}`;
+  });
+  return path;
+}
+
+function drawChart(svg, data) {
+  const scale = scales(data);
+  const ns = "http://www.w3.org/2000/svg";
+  const make = (tag, attributes, text) => {
+    const element = document.createElementNS(ns, tag);
+    for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+    if (text !== undefined) element.textContent = text;
+    svg.append(element);
+    return element;
+  };
+  svg.replaceChildren();
+  make("line", { class: "dn-axis", x1: CHART.left, x2: CHART.right, y1: CHART.bottom, y2: CHART.bottom });
+  make("line", { class: "dn-axis", x1: CHART.left, x2: CHART.left, y1: CHART.top, y2: CHART.bottom });
+  for (const psnr of [scale.low, scale.high]) {
+    make("text", { x: CHART.left - 4, y: scale.y(psnr) + 3, "text-anchor": "end" }, `${psnr}`);
+  }
+  make("text", { x: 2, y: CHART.top + 2, "text-anchor": "start" }, "dB");
+  for (const sigma of [0, 0.5, 1]) {
+    make("text", { x: scale.x(sigma), y: CHART.bottom + 11, "text-anchor": "middle" }, `σ ${sigma}`);
+  }
+  make("path", { class: "dn-noisy-line", d: linePath(data, data.psnr.noisy, scale) });
+  make("path", { class: "dn-denoised-line", d: linePath(data, data.psnr.denoised, scale) });
+  make("line", { class: "dn-marker", y1: CHART.top, y2: CHART.bottom });
+  make("circle", { class: "dn-marker-noisy", r: 3, fill: "currentColor" });
+  make("circle", { class: "dn-marker-denoised", r: 3.5, fill: "var(--st-primary-color, #ff4b4b)" });
+  make("text", { class: "dn-marker-text", y: CHART.top + 8 });
+  svg.scale = scale;
+}
+
+function moveMarker(svg, data, i) {
+  const scale = svg.scale;
+  if (!scale) return;
+  const x = scale.x(data.sigmas[i]);
+  const line = svg.querySelector(".dn-marker");
+  line.setAttribute("x1", x);
+  line.setAttribute("x2", x);
+  const place = (selector, value) => {
+    const dot = svg.querySelector(selector);
+    dot.setAttribute("visibility", value === null ? "hidden" : "visible");
+    if (value !== null) {
+      dot.setAttribute("cx", x);
+      dot.setAttribute("cy", scale.y(value));
+    }
+  };
+  place(".dn-marker-noisy", data.psnr.noisy[i]);
+  place(".dn-marker-denoised", data.psnr.denoised[i]);
+  const noisy = data.psnr.noisy[i];
+  const denoised = data.psnr.denoised[i];
+  const label = svg.querySelector(".dn-marker-text");
+  label.textContent = `σ ${data.sigmas[i].toFixed(2)}: ${noisy === null ? "∞" : noisy.toFixed(1)} → ${
+    denoised === null ? "∞" : denoised.toFixed(1)
+  } dB`;
+  const right = x > (CHART.left + CHART.right) / 2;
+  label.setAttribute("x", right ? x - 5 : x + 5);
+  label.setAttribute("text-anchor", right ? "end" : "start");
+}

@@ -1,0 +1,77 @@
+"""The live panel component: the Noise σ slider and Noisy | Denoised | Original, scrubbed in the browser.
+
+A Streamlit components-v2 element whose HTML, CSS and JavaScript are the files in `assets/`
+(read once at import; no build step, nothing fetched at run time). The server sends one
+digit's whole sweep (`payload.build`); the browser moves through it on every animation frame
+and reports only the σ the visitor settles on, through the component's `sigma` state, which
+`take_sigma` copies into the session before the rerun's script runs. Until the browser says
+it runs the component (`ready`), the page also draws the panels itself, so a browser where
+the component fails still sees them (and AppTest, which cannot run components, too).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import streamlit as st
+
+from denoiser.page import catalog
+
+KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …}
+NAME = "denoiser.live_panels"
+ASSETS = resources.files("denoiser.page") / "assets"
+
+
+def read_asset(name: str) -> str:
+    """One of the component's files, as text."""
+    return (ASSETS / name).read_text(encoding="utf-8")
+
+
+def register() -> Any | None:
+    """The component's mount function, or None when it cannot be created (the page then draws
+    its panels the plain way)."""
+    try:
+        return st.components.v2.component(
+            NAME,
+            html=read_asset("live_panels.html"),
+            css=read_asset("live_panels.css"),
+            js=read_asset("live_panels.js"),
+            isolate_styles=False,  # tests and benchmarks read the canvases from the page's DOM
+        )
+    except Exception as error:  # noqa: BLE001 - any failure leaves the fallback panels
+        REGISTRATION_ERROR.append(catalog.first_line(error))
+        return None
+
+
+REGISTRATION_ERROR: list[str] = []
+COMPONENT = register()
+
+
+def component_state() -> dict[str, Any]:
+    """The component's state as the browser last set it (empty before it first reports)."""
+    state = st.session_state.get(KEY)
+    return dict(state) if state else {}
+
+
+def ready() -> bool:
+    """Whether this visitor's browser has run the component (it then draws the panels alone)."""
+    return COMPONENT is not None and bool(component_state().get("ready"))
+
+
+def take_sigma() -> None:
+    """The component's callback: the σ the visitor let go at becomes the session's σ."""
+    value = component_state().get("sigma")
+    if value is None:
+        return
+    sigma = min(1.0, max(0.0, round(float(value), 2)))
+    st.session_state.sigma = sigma
+    st.session_state.sigma_from_slider = sigma  # an echo of the slider: the browser keeps its thumb
+
+
+def mount(data: dict[str, Any]) -> bool:
+    """Draw the component with `data` (see `payload.with_sigma`); False when there is no component."""
+    if COMPONENT is None:
+        return False
+    COMPONENT(key=KEY, data=data, on_sigma_change=take_sigma, on_ready_change=lambda: None)
+    return True

@@ -1,0 +1,200 @@
+"""The page's results: the live panels (or, until the browser runs them, the same panels drawn by
+the server), the download, *Compare all models*, and the sidecar charts.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import numpy as np
+import streamlit as st
+
+from denoiser import noise
+from denoiser.page import catalog, charts, live, panels, payload, resources, session, sweep
+
+COMPARE_COLUMNS = 4
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def live_data(
+    _result: sweep.Sweep,
+    _readings: sweep.Readings | None,
+    _compared: tuple[payload.Compared, ...],
+    identity: str,
+    clean: np.ndarray,
+    title: str,
+) -> dict:
+    """The component's data for one digit (sprites and captions), built once per digit."""
+    return payload.build(_result, clean, title, _readings, identity, _compared)
+
+
+def show(
+    entry: catalog.ModelEntry | None,
+    entries: list[catalog.ModelEntry],
+    loaded: dict,
+    clean: np.ndarray,
+    field: np.ndarray,
+) -> None:
+    """Noisy | Denoised | Original for this digit: live in the browser, drawn here until it runs."""
+    sigma = session.sigma()
+    if entry is None:
+        with st.container(key="fallback_panels"):
+            st.slider("Noise σ", 0.0, 1.0, step=0.01, key="sigma")
+        show_without_model(clean, field, sigma)
+        return
+    model = loaded[entry.key]
+    compare = bool(st.session_state.get("compare"))
+    result, readings = full_sweep(entry, model, clean, field)
+    if not live.ready():
+        with st.container(key="fallback_panels"):
+            st.slider("Noise σ", 0.0, 1.0, step=0.01, key="sigma")
+            static_panels(entry, model, clean, field, sigma)
+            if compare:
+                show_comparison(entries, loaded, clean, field, sigma)
+    compared = comparisons(entries, loaded, clean, field) if compare else ()
+    identity = payload.sweep_id(entry.key, entry.version, clean, field, [c.label for c in compared])
+    data = live_data(result, readings, compared, identity, clean, f"Denoised ({entry.label})")
+    live.mount(payload.with_sigma(data, sigma, session.sigma_serial(), live.ready()))
+    download(entry, model, clean, field, sigma)
+
+
+def full_sweep(entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray):
+    """Every slider position for this digit, with the classifier's readings (None without one)."""
+    result = resources.sweep_of(model, entry.key, entry.version, clean, field, sweep.GRID)
+    reader, reader_version = resources.classifier_model()
+    readings = None
+    if reader is not None:
+        readings = resources.sweep_readings(
+            reader, result, reader_version, entry.key, entry.version, clean, field, sweep.GRID
+        )
+    return result, readings
+
+
+def comparisons(
+    entries: list[catalog.ModelEntry], loaded: dict, clean: np.ndarray, field: np.ndarray
+) -> tuple[payload.Compared, ...]:
+    """Every model that loads, swept on the same digit and noise (the live comparison row)."""
+    return tuple(
+        payload.Compared(
+            e.label, resources.sweep_of(loaded[e.key], e.key, e.version, clean, field, sweep.GRID)
+        )
+        for e in entries
+        if not isinstance(loaded[e.key], str)
+    )
+
+
+def at_sigma(
+    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
+):
+    """(images, captions, readings) of the three panels at σ, as the server draws them."""
+    sigmas = sweep.sigmas_for(sigma)
+    result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas)
+    i = result.index(sigma)
+    images = (result.noisy[i], result.denoised[i], clean)
+    captions = panel_captions(entry, result.noisy_scores[i], result.denoised_scores[i], clean)
+    reader, reader_version = resources.classifier_model()
+    found = (None,) * 3
+    if reader is not None:
+        read = resources.sweep_readings(
+            reader, result, reader_version, entry.key, entry.version, clean, field, sigmas
+        )
+        found = (read.noisy[i], read.denoised[i], read.original)
+    return images, captions, found
+
+
+def static_panels(
+    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
+) -> None:
+    """The three panels as images with captions and readings (before the live panels run)."""
+    images, captions, found = at_sigma(entry, model, clean, field, sigma)
+    for column, image, text, reading in zip(st.columns(3), images, captions, found, strict=True):
+        with column:
+            st.image(resources.panel_png(image), caption=text, width=panels.PANEL_PX, output_format="PNG")
+            if reading is not None:
+                st.markdown(panels.reading_text(reading.digit, reading.confidence))
+
+
+def download(
+    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
+) -> None:
+    """The download button and New noise, under the panels; the PNG is built only when clicked."""
+    images, captions, _ = at_sigma(entry, model, clean, field, sigma)
+    with st.container(horizontal=True, key="result_actions"):
+        st.button("New noise", on_click=session.new_noise, key="new_noise")
+        st.download_button(
+            f"Download the three panels at σ {sigma:.2f} (PNG)",
+            data=functools.partial(resources.composite, images, captions),
+            file_name="denoised-digit.png",
+            mime="image/png",
+            on_click="ignore",
+            key="download",
+        )
+
+
+def panel_captions(
+    entry: catalog.ModelEntry, noisy: panels.PanelScore, denoised: panels.PanelScore, clean: np.ndarray
+) -> tuple[str, str, str]:
+    """The three captions; the Denoised one names the model and the gain over Noisy."""
+    (original,) = resources.scores((clean,), clean)
+    return (
+        panels.caption("Noisy", noisy),
+        panels.caption(f"Denoised ({entry.label})", denoised, panels.gain(denoised, noisy)),
+        panels.caption("Original", original),
+    )
+
+
+def show_without_model(clean: np.ndarray, field: np.ndarray, sigma: float) -> None:
+    """Noisy and Original only, when no denoiser loads."""
+    noisy = noise.apply_noise(clean, field, sigma)
+    noisy_score, original_score = resources.scores((noisy, clean), clean)
+    left, middle, right = st.columns(3)
+    left.image(
+        resources.panel_png(noisy),
+        caption=panels.caption("Noisy", noisy_score),
+        width=panels.PANEL_PX,
+        output_format="PNG",
+    )
+    middle.warning("No denoiser could be loaded.")
+    right.image(
+        resources.panel_png(clean),
+        caption=panels.caption("Original", original_score),
+        width=panels.PANEL_PX,
+        output_format="PNG",
+    )
+
+
+def show_comparison(
+    entries: list[catalog.ModelEntry], loaded: dict, clean: np.ndarray, field: np.ndarray, sigma: float
+) -> None:
+    """Every model's output for the same noisy input, in rows of four (the server-drawn comparison)."""
+    st.subheader(f"Every model on this input at σ = {sigma:.2f}")
+    sigmas = sweep.sigmas_for(sigma)
+    columns = st.columns(COMPARE_COLUMNS)
+    for n, entry in enumerate(entries):
+        with columns[n % COMPARE_COLUMNS]:
+            model = loaded[entry.key]
+            if isinstance(model, str):
+                st.caption(f"**{entry.label}**: {model}")
+                continue
+            result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas)
+            i = result.index(sigma)
+            text = f"{entry.label} · PSNR {panels.format_db(result.denoised_scores[i].psnr)}"
+            st.image(resources.panel_png(result.denoised[i]), caption=text, width=150, output_format="PNG")
+
+
+def about_models(entries: list[catalog.ModelEntry], sigma: float) -> None:
+    """Test-set PSNR and classifier accuracy against σ, from the sidecars (not recomputed)."""
+    with st.expander("About the models"):
+        for entry in entries:
+            st.markdown(f"**{entry.label}**: {entry.description}")
+        st.markdown("**Test-set PSNR against σ** (red line: the slider's σ)")
+        st.vega_lite_chart(
+            charts.sigma_chart(charts.score_rows(entries, "psnr", charts.PSNR_REFERENCES), sigma, "PSNR (dB)")
+        )
+        accuracy = charts.score_rows(entries, "accuracy", charts.ACCURACY_REFERENCES)
+        st.markdown("**Classifier accuracy against σ**")
+        if any(not row["reference"] for row in accuracy):
+            st.vega_lite_chart(charts.sigma_chart(accuracy, sigma, "accuracy", ".0%"))
+        else:
+            st.caption("No model's sidecar has classifier accuracies yet.")

@@ -1,0 +1,95 @@
+"""A visitor's session: defaults, the callbacks that change them, and the process-wide gc policy.
+
+σ lives in `st.session_state.sigma` (the fallback slider's key). The live panels report the
+visitor's σ through their own state and `live.take_sigma` copies it here; anything else that
+sets σ (a test, code) is noticed by `sigma_serial`, which the browser uses to tell the server's
+own changes from echoes of its slider.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from denoiser import data, noise
+
+DEFAULT_SIGMA = 0.5
+SOURCES = ("MNIST sample", "Draw", "Upload")  # the first opens: a result before any click
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight.
+
+    Streamlit runs gc.collect() after every rerun; walking TensorFlow's and the models' objects
+    took 200-330 ms a rerun here, 0.1-0.6 ms once frozen (docs/page.md). DENOISER_GC_FREEZE=0
+    turns this off, for measuring what it saves.
+    """
+    if os.environ.get("DENOISER_GC_FREEZE") != "0":
+        gc.freeze()
+
+
+@st.cache_resource
+def freeze_imports() -> None:
+    """Freeze the heavy imports, once per process."""
+    freeze_heap()
+
+
+def init_state() -> None:
+    """Defaults for a new visitor; the noise field is one N(0, 1) draw that σ only scales."""
+    state = st.session_state
+    state.setdefault("noise_field", noise.noise_field((28, 28), seed=0))
+    state.setdefault("canvas_version", 0)
+    state.setdefault("sigma", DEFAULT_SIGMA)
+    state.setdefault("source", SOURCES[0])
+
+
+def sigma() -> float:
+    """The σ the server computes with (the visitor's last released slider position)."""
+    return float(st.session_state.sigma)
+
+
+def sigma_serial() -> int:
+    """A counter that moves whenever σ was set by anything but the live slider itself."""
+    state = st.session_state
+    if state.get("sigma_from_slider") != state.sigma:
+        state.sigma_serial = state.get("sigma_serial", 0) + 1
+        state.sigma_from_slider = state.sigma
+    return state.sigma_serial
+
+
+def new_noise() -> None:
+    """A fresh noise field (the slider then scales this one)."""
+    st.session_state.noise_field = noise.noise_field((28, 28), seed=np.random.default_rng())
+
+
+def clear_canvas() -> None:
+    """A new key gives a new, empty canvas; the component has no clear call of its own."""
+    st.session_state.canvas_version += 1
+
+
+@st.cache_data(show_spinner=False)
+def sample_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled test digits: the page needs no dataset."""
+    return data.load_sample()
+
+
+def random_sample() -> None:
+    """Pick a random digit class and a random example of it."""
+    rng = np.random.default_rng()
+    _, labels = sample_digits()
+    digit = int(rng.integers(10))
+    st.session_state.sample_digit = digit
+    st.session_state.sample_index = int(rng.integers(np.count_nonzero(labels == digit)))
+
+
+def file_version(path: Path) -> tuple[int, int] | None:
+    """(mtime, size) of a file, or None when it is missing: a changed file is reloaded."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
