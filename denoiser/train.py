@@ -199,8 +199,13 @@ def train(
     data: Mnist,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
-    """Build and fit the configured model; returns it with its history and timing."""
+    """Build and fit the configured model; returns it with its history and timing.
+
+    `callbacks` are extra Keras callbacks (the page's training child adds one that denoises
+    the visitor's digit a few times an epoch), called after the progress callback.
+    """
     config.validate()
     keras.utils.set_random_seed(config.seed)
     x_train = data.x_train[: config.train_size]
@@ -219,7 +224,7 @@ def train(
         noisy_pairs(x_train, config, training=True),
         validation_data=noisy_pairs(x_val, config, training=False) if len(x_val) else None,
         epochs=config.epochs,
-        callbacks=[callback],
+        callbacks=[callback, *(callbacks or [])],
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
     )

@@ -416,7 +416,7 @@ class TrainingJobs:
                 except ValueError:
                     continue
                 last = event if event.get("event") in ("done", "failed") else last
-                self.apply(event)
+                self.apply(dict(event))
         finally:
             process.wait()
             process.stdin.close()

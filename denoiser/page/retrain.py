@@ -1,10 +1,12 @@
-"""The sidebar's Retrain section: settings, a Start button, and a panel that follows the server's training.
+"""The sidebar's Retrain section: settings, a Start button, and a panel that follows the machine's training.
 
-The training runs in the worker thread of one `jobs.TrainingJobs` per server (per runs
-folder), shared by every visitor's session through `st.cache_resource`; this module only
-reads copies of its state. The panel is a fragment that reruns itself every second while a
-job is active (an idle page does not poll) and asks for a full rerun when the job ends, so
-the model list picks up the new file and the visitor who started it finds it selected.
+The training is a child process (`denoiser.worker`) that one `jobs.TrainingJobs` per server
+(per runs folder) starts and follows, shared by every visitor's session through
+`st.cache_resource`; this module only reads copies of its state. The panel is a fragment that
+reruns itself every second while a job is active (an idle page does not poll) and asks for a
+full rerun when the job ends, so the model list picks up the new file and the visitor who
+started it finds it selected. Whoever presses Start gets a token in the page's URL
+(`?training=…`): a reload keeps Cancel, the snapshots and the result; nobody else can cancel.
 """
 
 from __future__ import annotations
@@ -14,30 +16,35 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import keras
+import numpy as np
 import streamlit as st
 
-from denoiser import models
+from denoiser import data, models
 from denoiser.page import catalog, jobs, streamlit_fixes
 from denoiser.train import Progress, TrainConfig
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
-DEFAULT_EPOCHS = 3
-VISITOR = "retrain_visitor"  # session state: this session's id, which owns the jobs it starts
+DEFAULT_EPOCHS = 5  # with all 60,000 digits: the seed recipe, about a minute here (docs/retrain.md)
+CLASSIC_SIGMAS = (0.2, 0.9)  # the classic σ slider's range: below 0.2 classic cannot beat the noisy input
+SNAPSHOTS_SHOWN = 6  # the strip of "watch it learn" images: the latest few
+TOKEN = "training"  # the URL's query parameter that makes its holder the owner of a job
+VISITOR = "retrain_visitor"  # session state: this session's id when the URL carries no token
 WATCHING = "retrain_watching"  # the number of the active job at this session's last full run
-SELECTED = "retrain_selected"  # the number of the job whose model was already selected here
 NOTICE = "retrain_notice"  # a one-off message from the Start button's callback
+ELSEWHERE = "retrain_elsewhere"  # this page showed another server process's training
+LABELS = "retrain_labels"  # retrained models' labels at the last run, to name one that was pruned
 
 
 @st.cache_resource(show_spinner=False)
-def training_slot(runs_dir: str, _keep: int) -> jobs.TrainingJobs:
-    """The server's one training slot for this runs folder, shared by every session."""
-    return jobs.TrainingJobs(Path(runs_dir), keep=_keep)
+def training_slot(runs_dir: str, _keep: int, _threads: int = 1) -> jobs.TrainingJobs:
+    """The server's view of the training for this runs folder, shared by every session."""
+    return jobs.TrainingJobs(Path(runs_dir), keep=_keep, threads=_threads)
 
 
 def visitor() -> str:
-    """This session's id (a random uuid): whoever starts a job owns it."""
-    return st.session_state.setdefault(VISITOR, uuid.uuid4().hex)
+    """Who this page is: the job token in the URL, else this session's random id."""
+    token = st.query_params.get(TOKEN)
+    return token or st.session_state.setdefault(VISITOR, uuid.uuid4().hex)
 
 
 def read_options() -> jobs.Options | str:
@@ -48,19 +55,23 @@ def read_options() -> jobs.Options | str:
         return str(error)
 
 
-def keep_keras_state() -> None:
-    """Stop Streamlit from resetting Keras after every script and fragment run.
+def pruned_model_notice() -> str | None:
+    """A warning for a visitor whose selected retrained model has been removed since their last run.
 
-    Streamlit calls `keras.backend.clear_session()` after each run. That swaps out Keras's
-    global state (layer-name counters, scopes) for every thread at once, so a model being
-    built by the training thread could get two layers called "conv2d" and fail. The page
-    builds no models itself, so there is nothing for Streamlit to clear.
+    Only the newest few retrained models are kept, so someone else's training can remove the
+    one this visitor picked; the model list then falls back to the default, and says why here.
+    Call it before the model list is drawn (it reads the selection the list is about to change).
     """
-    keras.backend.clear_session = _no_reset
-
-
-def _no_reset(*args: Any, **kwargs: Any) -> None:
-    """Stands in for `keras.backend.clear_session` in the server process."""
+    key = st.session_state.get("model")
+    if not isinstance(key, str) or not key.startswith("runs/"):
+        return None
+    if (catalog.runs_dir() / f"{key[len('runs/') :]}.keras").is_file():
+        return None
+    label = st.session_state.get(LABELS, {}).get(key, key[len("runs/") :])
+    return (
+        f"The model you had selected, {label}, was removed from this server (only the newest retrained "
+        "models are kept): the default model is shown instead."
+    )
 
 
 def follow_training() -> jobs.TrainingJobs | None:
@@ -68,66 +79,88 @@ def follow_training() -> jobs.TrainingJobs | None:
 
     Called at the top of every full run, so it also records whether a job is active; the
     progress panel compares against that to notice the job's end and rerun the page. It also
-    installs the server-process fixes the panel needs (both are once-per-process and idempotent).
+    installs the fix for the panel's polls (once per process) and says so when the visitor's
+    selected model was pruned.
     """
-    keep_keras_state()
     streamlit_fixes.deliver_full_runs()  # the panel's polls must not drop a full run's panels
+    if notice := pruned_model_notice():
+        st.sidebar.warning(notice)
     options = read_options()
     if not isinstance(options, jobs.Options) or not options.allowed:
         return None
-    slot = training_slot(str(catalog.runs_dir()), options.keep)
+    slot = training_slot(str(catalog.runs_dir()), options.keep, options.threads)
     state = slot.snapshot()
     st.session_state[WATCHING] = state.number if state.active else None
     mine = state.status == "done" and state.owner == visitor() and state.result_key
-    if mine and st.session_state.get(SELECTED) != state.number:
-        st.session_state[SELECTED] = state.number
+    if mine and not state.delivered:
+        slot.mark_delivered(state.number)
         st.session_state.model = state.result_key  # before the radio renders, as docs/page.md asks
     return slot
 
 
-def sidebar_section(slot: jobs.TrainingJobs | None, entries: list[catalog.ModelEntry]) -> None:
-    """Settings and Start while the slot is free; the job's progress (and for its owner, Cancel)."""
+def sidebar_section(
+    slot: jobs.TrainingJobs | None, entries: list[catalog.ModelEntry], digit: np.ndarray | None = None
+) -> None:
+    """Settings and Start while no training runs; the job's progress (for its owner: Cancel, and
+    `digit` denoised by the model being trained; without one, the MNIST sample picked)."""
     options = read_options()
     if isinstance(options, jobs.Options) and not options.allowed:
         return
+    st.session_state[LABELS] = {e.key: e.label for e in entries if e.retrained}
     st.sidebar.header("Retrain")
     if not isinstance(options, jobs.Options) or slot is None:
         st.sidebar.error(f"Training is switched off: {options}.")
         return
     state = slot.snapshot()
+    elsewhere = None if state.active else slot.elsewhere()
+    busy = state.active or elsewhere is not None
     problem = jobs.data_problem() or jobs.runs_writable(slot.runs_dir)
     with st.sidebar:
-        config = settings(options, disabled=state.active or problem is not None)
+        config = settings(options, disabled=busy or problem is not None)
         if problem:
             st.warning(f"Training is unavailable: {problem}")
-        elif not state.active and isinstance(config, TrainConfig):
-            st.button("Start training", type="primary", on_click=start, args=(slot,), key="retrain_start")
+        elif not busy and isinstance(config, TrainConfig):
+            st.button(
+                "Start training", type="primary", on_click=start, args=(slot, digit), key="retrain_start"
+            )
         if notice := st.session_state.pop(NOTICE, None):
             st.info(notice)
-        run_every = POLL_SECONDS if state.active else None
-        st.fragment(job_panel, run_every=run_every)(slot, entries)
+        st.fragment(job_panel, run_every=POLL_SECONDS if busy else None)(slot, entries)
 
 
 def settings(options: jobs.Options, disabled: bool) -> TrainConfig | str:
-    """Which model, epochs, σ (or σ range) and how many digits; shows the time estimate."""
+    """Which model, epochs, σ (or σ range) and how many digits; shows the time estimate.
+
+    Every value offered here was measured to end better than the noisy input (docs/retrain.md);
+    a finished model is judged again all the same.
+    """
     improved = jobs.improved_recipe(catalog.weights_dir())
     recipes = {"classic": "classic: one fixed σ", improved: f"blind ({improved}): a range of σ"}
     recipe = st.radio(
         "Model to train", list(recipes), format_func=recipes.get, key="retrain_recipe", disabled=disabled
     )
-    default_epochs = min(DEFAULT_EPOCHS, options.max_epochs)
-    st.slider("Epochs", 1, options.max_epochs, default_epochs, key="retrain_epochs", disabled=disabled)
+    low = min(jobs.MIN_EPOCHS, options.max_epochs)
+    default_epochs = max(low, min(DEFAULT_EPOCHS, options.max_epochs))
+    st.slider(
+        "Epochs",
+        low,
+        max(low + 1, options.max_epochs),
+        default_epochs,
+        key="retrain_epochs",
+        disabled=disabled,
+    )
     spec = models.get_spec(recipe)
     if spec.sigma is not None:
-        st.slider("Training σ", 0.0, 1.0, spec.sigma, 0.05, key="retrain_sigma", disabled=disabled)
+        st.slider("Training σ", *CLASSIC_SIGMAS, spec.sigma, 0.1, key="retrain_sigma", disabled=disabled)
     else:
         sigma_range = tuple(spec.sigma_range)
         st.slider(
-            "Training σ range", 0.0, 1.0, sigma_range, 0.05, key="retrain_sigma_range", disabled=disabled
+            "Training σ range", 0.0, 1.0, sigma_range, 0.1, key="retrain_sigma_range", disabled=disabled
         )
     st.radio(
         "Training digits",
         options.train_sizes,
+        index=len(options.train_sizes) - 1,
         format_func=lambda n: f"{n:,}",
         horizontal=True,
         key="retrain_size",
@@ -138,6 +171,9 @@ def settings(options: jobs.Options, disabled: bool) -> TrainConfig | str:
     except ValueError as error:
         st.error(str(error))
         return str(error)
+    if over := options.over_cap(config):
+        st.error(f"Too long for this server: {over}.")
+        return over
     st.caption(estimate_text(config, shipped))
     return config
 
@@ -149,9 +185,10 @@ def chosen_config() -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:
     recipe = state["retrain_recipe"]
     spec = models.get_spec(recipe)
     if spec.sigma is not None:
-        noise: dict[str, Any] = {"sigma": state.get("retrain_sigma", spec.sigma)}
+        noise: dict[str, Any] = {"sigma": round(float(state.get("retrain_sigma", spec.sigma)), 2)}
     else:
-        noise = {"sigma": None, "sigma_range": tuple(state.get("retrain_sigma_range", spec.sigma_range))}
+        low, high = state.get("retrain_sigma_range", spec.sigma_range)
+        noise = {"sigma": None, "sigma_range": (round(float(low), 2), round(float(high), 2))}
     shipped = jobs.shipped_sidecar(recipe, catalog.weights_dir())
     config = jobs.retrain_config(
         recipe,
@@ -177,18 +214,42 @@ def estimate_text(config: TrainConfig, shipped: tuple[str, dict[str, Any]] | Non
     )
 
 
-def start(slot: jobs.TrainingJobs) -> None:
-    """The Start button's callback; a visitor who lost the race is told, not given a second job."""
+def watch_for(digit: np.ndarray | None) -> jobs.Watch:
+    """What the snapshots show: `digit` (else the MNIST sample picked) under the page's noise and σ."""
+    if digit is None:
+        images, labels = data.load_sample()
+        state = st.session_state
+        of_class = np.flatnonzero(labels == state.get("sample_digit", int(labels[0])))
+        digit = images[of_class[min(int(state.get("sample_index", 0)), len(of_class) - 1)]]
+    field = st.session_state.get("noise_field")
+    return jobs.Watch(np.asarray(digit, np.float32), field, float(st.session_state.get("sigma", 0.5)))
+
+
+def start(slot: jobs.TrainingJobs, digit: np.ndarray | None = None) -> None:
+    """The Start button's callback: checks everything first, and says in plain words why not."""
+    options = read_options()
     try:
         config, _ = chosen_config()
     except (KeyError, ValueError) as error:  # settings not drawn yet, or out of range
         st.session_state[NOTICE] = f"Training was not started: {error}"
         return
-    if not slot.start(visitor(), config):
+    if not isinstance(options, jobs.Options) or (over := options.over_cap(config)):
         st.session_state[NOTICE] = (
-            "A training is already running on this server, and only one runs at a time: "
-            "its progress is below. You can start yours when it has finished."
+            f"Training was not started: {over if isinstance(options, jobs.Options) else options}."
         )
+        return
+    token = uuid.uuid4().hex
+    try:
+        slot.start(token, config, watch_for(digit), visitor=visitor_address(), cooldown_s=options.cooldown_s)
+    except jobs.StartRefused as refusal:
+        st.session_state[NOTICE] = str(refusal)
+        return
+    st.query_params[TOKEN] = token  # a reload keeps it: the owner stays the owner
+
+
+def visitor_address() -> str:
+    """Whom the cooldown counts: the visitor's IP address where Streamlit knows it, else this page."""
+    return st.context.ip_address or visitor()
 
 
 def cancel(slot: jobs.TrainingJobs) -> None:
@@ -209,31 +270,55 @@ def job_panel(slot: jobs.TrainingJobs, entries: list[catalog.ModelEntry]) -> Non
                 f"A training is already running on this server ({time_left(state)}). "
                 "You can start yours when it has finished."
             )
-        show_progress(state)
+        show_progress(state, mine)
         if mine:
             st.button(
                 "Cancel", on_click=cancel, args=(slot,), disabled=state.cancelling, key="retrain_cancel"
             )
     elif mine:
         show_outcome(state, entries)
+    elif elsewhere := slot.elsewhere():
+        st.session_state[ELSEWHERE] = True
+        st.info(
+            f"A training is already running on this machine, started from another server process "
+            f"({elsewhere.get('description', 'settings unknown')}). You can start yours when it has finished."
+        )
+    elif st.session_state.pop(ELSEWHERE, False):
+        st.rerun()  # the other server's training ended: the Start button comes back
 
 
-def show_progress(state: jobs.JobState) -> None:
-    """Progress bar per batch, epoch and loss, elapsed and remaining time, and the loss chart."""
+def show_progress(state: jobs.JobState, mine: bool) -> None:
+    """Progress bar per batch, epoch and loss, elapsed and remaining time, the owner's snapshots, the loss chart."""
     progress = state.progress
     if state.cancelling:
-        st.progress(progress.fraction if progress else 0.0, text="Cancelling after this batch…")
+        st.progress(progress.fraction if progress else 0.0, text="Cancelling…")
     elif progress is None:
-        st.progress(0.0, text="Loading MNIST…")
+        st.progress(0.0, text="Starting the training process and loading MNIST…")
     elif state.status == "running":
         text = f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.step}/{progress.steps} · loss {progress.loss:.4f}"
         st.progress(min(progress.fraction, 1.0), text=text)
     else:
-        st.progress(
-            1.0, text="Scoring on held-out test digits…" if state.status == "validating" else "Saving…"
-        )
-    st.caption(f"{describe(state.config)} · {format_duration(state.elapsed)} elapsed · {time_left(state)}")
+        st.progress(1.0, text="Scoring on held-out test digits…" if state.status == "scoring" else "Saving…")
+    st.caption(
+        f"{jobs.describe(state.config)} · {format_duration(state.elapsed)} elapsed · {time_left(state)}"
+    )
+    if mine:
+        show_snapshots(state.snapshots)
     show_loss_chart(progress)
+
+
+def show_snapshots(snapshots: list[jobs.Snapshot]) -> None:
+    """Your digit, denoised by the model being trained: the latest few, oldest first."""
+    shown = snapshots[-SNAPSHOTS_SHOWN:]
+    if not shown:
+        return
+    st.image(
+        [s.image for s in shown],
+        caption=[f"epoch {s.epoch:.1f}" for s in shown],
+        width=44,
+        output_format="PNG",
+    )
+    st.caption("Your digit, denoised by the model being trained: it learns as you watch.")
 
 
 def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> None:
@@ -246,8 +331,16 @@ def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> Non
         return
     if state.status != "done":
         return
-    label = next((e.label for e in entries if e.key == state.result_key), state.result_key)
-    st.success(f"Saved as **{label}** and selected for you; every visitor now finds it in the list.")
+    if state.result_key:
+        label = next((e.label for e in entries if e.key == state.result_key), state.result_key)
+        st.success(
+            f"Saved as **{label}** and selected for you: {state.verdict}. Every visitor now finds it in the list."
+        )
+    else:
+        st.warning(
+            f"The new model is {state.verdict}. More epochs or more digits would help; "
+            "the model you had stays selected."
+        )
     shipped = jobs.shipped_sidecar(state.config.model, catalog.weights_dir())
     st.markdown(comparison_table(state.scores, shipped))
     st.caption(
@@ -259,6 +352,7 @@ def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> Non
             else "there is no shipped model of this recipe to compare with."
         )
     )
+    show_snapshots(state.snapshots)
     show_loss_chart(state.progress)
 
 
@@ -317,18 +411,10 @@ def loss_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def describe(config: TrainConfig | None) -> str:
-    """`classic · 5 epochs · σ 0.5 · 6,000 digits`."""
-    if config is None:
-        return ""
-    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
-    return f"{config.model} · {epochs} · σ {config.sigma_label} · {config.train_size or 60000:,} digits"
-
-
 def time_left(state: jobs.JobState) -> str:
     """`about 1 min 20 s left`, extrapolated from the pace so far."""
     progress = state.progress
-    if state.status != "running":
+    if state.status not in ("loading", "running"):
         return "a few seconds left"
     if progress is None or not math.isfinite(progress.remaining):
         return "time left not known yet"
