@@ -23,6 +23,7 @@ from denoiser import storage
 ROOT = Path(__file__).resolve().parents[2]
 CLASSIFIER_RECIPE = "classifier"
 CLASSIFIER_FILE = "classifier.keras"
+PERSISTENT = Path("/data")  # where hosts mount a persistent disk (Hugging Face Spaces do)
 PREFERRED = ("blind", "classic")  # the default is the first of these that exists
 IMAGE_SHAPES = {(28, 28, 1), (None, None, 1)}
 
@@ -50,8 +51,14 @@ def weights_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    """`$DENOISER_RUNS_DIR`, else the repository's `runs/`, where retrained models are saved."""
-    return Path(os.environ.get("DENOISER_RUNS_DIR") or ROOT / "runs")
+    """Where retrained models are saved: `$DENOISER_RUNS_DIR`; else `/data/runs` where `/data` is a
+    writable folder (a host's persistent disk, as a Space with persistent storage mounts it), so
+    models outlive a restart; else the repository's `runs/`."""
+    if configured := os.environ.get("DENOISER_RUNS_DIR"):
+        return Path(configured)
+    if PERSISTENT.is_dir() and os.access(PERSISTENT, os.W_OK | os.X_OK):
+        return PERSISTENT / "runs"
+    return ROOT / "runs"
 
 
 def model_files(folder: Path, recursive: bool = False) -> list[Path]:
@@ -114,10 +121,15 @@ def default_key(entries: list[ModelEntry]) -> str | None:
 
 def load_denoiser(path: Path) -> keras.Model:
     """Load a denoiser, turning every way a file can be broken into one readable `ModelUnavailable`."""
+    if not path.is_file():
+        raise ModelUnavailable(f"{path.name} could not be loaded: the file was removed")
+    if not os.access(path, os.R_OK):
+        raise ModelUnavailable(f"{path.name} could not be loaded: no permission to read it")
     try:
         model = storage.load_model(path)
     except Exception as error:  # noqa: BLE001 - a corrupt zip, bad JSON or missing layer all mean the same here
-        raise ModelUnavailable(f"{path.name} could not be loaded ({first_line(error)})") from error
+        # Keras's own messages name the wrong cause ("File not found") and the server's paths.
+        raise ModelUnavailable(f"{path.name} could not be loaded: damaged or not a Keras model file") from error
     shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
     if shapes[0] not in IMAGE_SHAPES or shapes[1] not in IMAGE_SHAPES:
         raise ModelUnavailable(
