@@ -22,11 +22,11 @@ from denoiser.page import catalog, inside
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def page(entry, model, clean, noisy, sigma, samples) -> None:
+def page(entry, model, clean, field, sigma, samples) -> None:
     """The section alone, as app.py wires it."""
     from denoiser.page import inside
 
-    inside.show(entry, model, clean, noisy, sigma, samples)
+    inside.show(entry, model, clean, field, sigma, samples)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def section(shipped, samples, name: str, sigma: float = 0.5, digit: int = 7) -> 
     entry, model = shipped[name]
     images, labels = samples
     clean = images[int(np.flatnonzero(labels == digit)[0])]
-    noisy = noise.apply_noise(clean, noise.noise_field((28, 28), seed=0), sigma)
-    return AppTest.from_function(page, args=(entry, model, clean, noisy, sigma, samples), default_timeout=60)
+    field = noise.noise_field((28, 28), seed=0)
+    return AppTest.from_function(page, args=(entry, model, clean, field, sigma, samples), default_timeout=60)
 
 
 def expander(at: AppTest):
@@ -133,22 +133,17 @@ def test_distance_is_zero_without_noise(shipped, samples, calls):
     assert "at σ = 0.00: **0.00**" in texts(at)
 
 
-def test_a_sigma_move_while_open_is_one_batched_call(shipped, samples, calls):
+def test_a_sigma_move_while_open_makes_no_model_call(shipped, samples, calls):
+    """Every slider position was computed with the digit, as the page's panels are."""
     at = section(shipped, samples, "classic")
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()
     before, first = dict(calls), images(at)
-    entry, model, clean, _, _, samples_ = at.args
-    at.args = (
-        entry,
-        model,
-        clean,
-        noise.apply_noise(clean, noise.noise_field((28, 28), seed=0), 0.8),
-        0.8,
-        samples_,
-    )
+    entry, model, clean, field, _, samples_ = at.args
+    at.args = (entry, model, clean, field, 0.8, samples_)
     at.run()
-    assert calls == {"look": before["look"] + 1, "watch": before["watch"]}
+    assert calls == before
+    assert "at σ = 0.80: **" in texts(at)
     after = images(at)
     # The noisy code and the responses to the noisy input change, and the clean code's brightness
     # with them (one scale for both); the filters and the mixed codes do not depend on σ.
@@ -156,7 +151,27 @@ def test_a_sigma_move_while_open_is_one_batched_call(shipped, samples, calls):
     assert after[2] == first[2] and after[4] == first[4]
     at.session_state[inside.EXPANDER_KEY] = False
     at.run()
-    assert not at.image and calls["look"] == before["look"] + 1  # closed again: nothing more
+    assert not at.image and calls == before  # closed again: nothing more
+
+
+def test_a_new_digit_while_open_is_one_batched_call_for_every_sigma(shipped, samples, calls):
+    at = section(shipped, samples, "blind")
+    at.session_state[inside.EXPANDER_KEY] = True
+    at.run()
+    before = dict(calls)
+    entry, model, _, field, sigma, samples_ = at.args
+    at.args = (entry, model, samples_[0][1], field, sigma, samples_)  # a 2 after the 7
+    at.run()
+    assert not at.exception
+    assert calls == {"look": before["look"] + 1, "watch": before["watch"]}
+
+
+def test_a_sigma_off_the_slider_grid_is_shown_too(shipped, samples, calls):
+    at = section(shipped, samples, "classic", sigma=0.123)
+    at.session_state[inside.EXPANDER_KEY] = True
+    at.run()
+    assert not at.exception and len(images(at)) == 5
+    assert "at σ = 0.12: **" in texts(at)
 
 
 def test_picking_another_digit_changes_the_strip(shipped, samples, calls):
@@ -164,7 +179,7 @@ def test_picking_another_digit_changes_the_strip(shipped, samples, calls):
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()
     strip = images(at)[-1]
-    assert expander(at).image[-1].captions[0].startswith("This digit → a 8 (")
+    assert expander(at).image[-1].captions[0].startswith("This digit → an 8 (")
     at.segmented_control(key=inside.OTHER_DIGIT_KEY).set_value(3).run()
     assert images(at)[-1] != strip
     caption = expander(at).image[-1].captions[0]

@@ -2,9 +2,11 @@
 
 It sits in an expander that tracks whether it is open (`on_change="rerun"`), and nothing in
 it runs while it is closed: no sub-model is built, no TensorFlow call made, no image sent.
-Open, a σ move costs one batched call on three digits and a few tiny PNGs, all cached by
-(model, digits). The pictures come from `denoiser.anatomy` (the numbers) and
-`denoiser.page.anatomy_images` (the grids); this module only lays them out and words them.
+Open, it runs the model's first layer and its code (or deepest level) on the digit at all 101
+slider positions in one batched call when the digit changes, as the page's panels do, so a σ
+move is an index into arrays and a few tiny PNGs: no TensorFlow on the slider's path. The
+pictures come from `denoiser.anatomy` (the numbers) and `denoiser.page.anatomy_images` (the
+grids); this module only lays them out and words them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import keras
 import numpy as np
 import streamlit as st
 
-from denoiser import anatomy
-from denoiser.page import anatomy_images, catalog
+from denoiser import anatomy, noise
+from denoiser.page import anatomy_images, catalog, sweep
 
 EXPANDER_KEY = "inside_open"
 OTHER_DIGIT_KEY = "inside_other_digit"
@@ -86,8 +88,35 @@ def model_parts(_model: keras.Model, model_key: str) -> Parts:
 
 
 @dataclass(frozen=True)
+class Levels:
+    """What the model makes of one digit at every slider position, from one batched call."""
+
+    sigmas: tuple[float, ...]
+    responses: np.ndarray  # (S, 28, 28, F) uint8: the first layer on each noisy input, each map over its max
+    noisy: np.ndarray | None  # (S, 7, 7, C): the code (or deepest level) of each noisy input
+    clean: np.ndarray | None  # (7, 7, C): the same for the clean digit
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def levels(
+    _parts: Parts, model_key: str, clean: np.ndarray, field: np.ndarray, sigmas: tuple[float, ...]
+) -> Levels:
+    """The noisy digit at every σ and the clean one through the watcher at once, when the digit changes,
+    so that a σ move while the section is open is an index into these arrays, with no TensorFlow."""
+    noisy = np.stack([noise.apply_noise(clean, field, sigma) for sigma in sigmas])
+    outputs = anatomy.look(_parts.watcher, np.concatenate([noisy, clean[None]]))
+    responses = outputs[0][:-1]
+    tops = responses.max(axis=(1, 2), keepdims=True)
+    unit = anatomy_images.scale_to_unit(responses, tops)
+    pixels = np.round(unit * 255).astype(np.uint8)
+    if len(outputs) == 1:
+        return Levels(tuple(sigmas), pixels, None, None)
+    return Levels(tuple(sigmas), pixels, outputs[1][:-1], outputs[1][-1])
+
+
+@dataclass(frozen=True)
 class LevelViews:
-    """The pictures of one noisy/clean pair, ready to show."""
+    """The pictures of the digit at one σ, ready to show."""
 
     noisy_png: bytes | None
     clean_png: bytes | None
@@ -97,25 +126,29 @@ class LevelViews:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def level_views(_parts: Parts, model_key: str, clean: np.ndarray, noisy: np.ndarray) -> LevelViews:
-    """One batched call on (noisy, clean) → the level's maps side by side and the first-layer responses."""
-    outputs = anatomy.look(_parts.watcher, np.stack([noisy, clean]))
-    responses = outputs[0][0]
-    response_png = anatomy_images.maps_png(
-        responses, anatomy_images.channel_tops(responses), 8, RESPONSE_TILE_PX
-    )
-    if len(outputs) == 1:
-        return LevelViews(None, None, 0, None, response_png)
-    noisy_level, clean_level = outputs[1]
-    shown = anatomy.most_active(noisy_level, LEVEL_MAPS)
+def level_views(
+    _levels: Levels, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float, index: int
+) -> LevelViews:
+    """The level's maps for the noisy input beside the clean digit's, and the first-layer responses, at σ.
+
+    Classic's 16 code maps keep their order; a U-Net's 16 most active (on the clean digit, so
+    they stay put while σ moves) are picked from its deepest level. Each map has one scale for
+    both pictures, so brighter on the left means the noise added to it. `index` is σ's row in
+    `_levels`; σ itself is in the cache key because a σ off the slider's grid is a row 0 of its own."""
+    responses_png = anatomy_images.maps_png(_levels.responses[index] / 255.0, 1.0, 8, RESPONSE_TILE_PX)
+    if _levels.noisy is None:
+        return LevelViews(None, None, 0, None, responses_png)
+    noisy_level, clean_level = _levels.noisy[index], _levels.clean
+    channels = clean_level.shape[-1]
+    shown = np.arange(channels) if channels <= LEVEL_MAPS else anatomy.most_active(clean_level, LEVEL_MAPS)
     noisy_maps, clean_maps = noisy_level[..., shown], clean_level[..., shown]
     tops = anatomy_images.channel_tops(noisy_maps, clean_maps)
     return LevelViews(
         noisy_png=anatomy_images.maps_png(noisy_maps, tops, 4, MAP_TILE_PX),
         clean_png=anatomy_images.maps_png(clean_maps, tops, 4, MAP_TILE_PX),
-        channels=noisy_level.shape[-1],
+        channels=channels,
         distance=anatomy.code_distance(noisy_level, clean_level),
-        responses_png=response_png,
+        responses_png=responses_png,
     )
 
 
@@ -141,35 +174,38 @@ def show(
     entry: catalog.ModelEntry,
     model: keras.Model,
     clean: np.ndarray,
-    noisy: np.ndarray,
+    field: np.ndarray,
     sigma: float,
     samples: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """The "Inside the model" expander for the selected model and the current digit.
 
-    `clean` and `noisy` are the (28, 28) Original and Noisy panels at `sigma`; `samples` is
-    `data.load_sample()`'s (images, labels), where the other digit for the mixed codes comes from.
+    `clean` is the (28, 28) Original panel and `field` the page's (28, 28) noise field, so the
+    noisy input at `sigma` is exactly the Noisy panel (`noise.apply_noise(clean, field, sigma)`);
+    `samples` is `data.load_sample()`'s (images, labels), where the digit to mix with comes from.
     Closed, it draws only its label and computes nothing.
     """
     box = st.expander("Inside the model", key=EXPANDER_KEY, on_change="rerun", icon=":material/neurology:")
     with box:
         if box.open:
-            draw(entry, model, clean, noisy, sigma, samples)
+            draw(entry, model, clean, field, sigma, samples)
 
 
 def draw(
     entry: catalog.ModelEntry,
     model: keras.Model,
     clean: np.ndarray,
-    noisy: np.ndarray,
+    field: np.ndarray,
     sigma: float,
     samples: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """The open section's three parts: the code (or deepest level), the filters, the mixed codes."""
     key = model_key(entry)
     parts = model_parts(model, key)
-    clean = np.asarray(clean, np.float32)
-    views = level_views(parts, key, clean, np.asarray(noisy, np.float32))
+    clean, field = np.asarray(clean, np.float32), np.asarray(field, np.float32)
+    sigmas = sweep.sigmas_for(sigma)
+    index = int(np.argmin(np.abs(np.asarray(sigmas) - sigma)))
+    views = level_views(levels(parts, key, clean, field, sigmas), key, clean, field, sigma, index)
     show_level(entry, parts, views, sigma)
     show_filters(parts, key, views)
     if parts.decoder is not None:
@@ -219,7 +255,7 @@ def other_digit(samples: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, str
     digit = 8 if digit is None else int(digit)
     matches = np.flatnonzero(labels == digit)
     index = int(matches[st.session_state.get(OTHER_INDEX_KEY, 0) % len(matches)])
-    return images[index], f"a {digit} (bundled sample #{index})"
+    return images[index], f"{'an' if digit == 8 else 'a'} {digit} (bundled sample #{index})"
 
 
 def show_mix(parts: Parts, key: str, clean: np.ndarray, samples: tuple[np.ndarray, np.ndarray]) -> None:
