@@ -73,6 +73,18 @@ def test_split_shares_the_models_layers_without_copying(classic, halves):
     assert len(encoder.weights) + len(decoder.weights) == len(classic.weights)
 
 
+def test_split_cuts_any_model_without_skips_at_its_bottleneck(digits):
+    """Not just classic: the wider, deeper `wide` recipe (untrained here) splits at its 7×7×64 level."""
+    wide = models.build_wide()
+    encoder, decoder = anatomy.split(wide)
+    assert encoder.output.shape[1:] == (7, 7, 64)
+    np.testing.assert_allclose(
+        decoder.predict_on_batch(encoder.predict_on_batch(digits[:8])),
+        wide.predict_on_batch(digits[:8]),
+        atol=1e-6,
+    )
+
+
 def test_split_refuses_the_blind_unet_and_says_why(blind):
     with pytest.raises(ValueError, match="skip connections"):
         anatomy.split(blind)

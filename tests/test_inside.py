@@ -103,7 +103,7 @@ def test_open_classic_shows_its_code_filters_and_mixed_codes(shipped, samples, c
     assert captions[:2] == ["Noisy input, σ = 0.50", "Clean digit"]
     words = texts(at)
     assert "**The code** (classic)" in words
-    assert "16 maps of 7×7" in words
+    assert "16 maps of 7×7: as many numbers as the image has pixels" in words
     assert "The 32 filters of the first layer" in words
     assert "not a generative model" in words and "ghostly overlay" in words
     distance = float(words.split("at σ = 0.50: **")[1].split("**")[0])
@@ -120,7 +120,7 @@ def test_open_blind_shows_its_deepest_level_and_why_nothing_is_decoded(shipped, 
     assert len(images(at)) == 4  # level noisy, level clean, filters, responses; no strip
     words = texts(at)
     assert "**The deepest level** (blind)" in words
-    assert "16 most active of the 128 maps" in words
+    assert "The 16 most active of its 128 maps of 7×7 at the model's deepest level" in words
     assert "no single code to decode" in words and "skip connections" in words
     assert "The 32 filters of the first layer" in words
     assert "ghostly" not in words and not at.segmented_control
@@ -187,3 +187,9 @@ def test_picking_another_digit_changes_the_strip(shipped, samples, calls):
     at.button(key="inside_next_sample").click().run()
     stepped = expander(at).image[-1].captions[0]
     assert stepped.startswith("This digit → a 3 (") and stepped != caption
+
+
+def test_the_sentence_under_the_maps_gives_each_levels_own_sizes():
+    wide_code = inside.level_text((7, 7, 64), is_code=True)
+    assert "the 16 most active of its 64 maps of 7×7: 3,136 numbers, and all the decoder gets" in wide_code
+    assert "maps of 4×4: 128 numbers" in inside.level_text((4, 4, 8), is_code=True)

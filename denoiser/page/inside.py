@@ -30,13 +30,12 @@ FILTER_TILE_PX = 57  # a 3×3 filter at ×19, so the filter grid is as wide as t
 STRIP_TILE_PX = 56  # a 28×28 digit at ×2: eight fit the expander's width without the browser resizing
 
 CODE_TEXT = (
-    "The encoder squeezes the 28×28 digit into this code, 16 maps of 7×7: as many numbers as the "
-    "image has pixels, and all the decoder gets. Left for the noisy input, right for the clean digit; "
-    "brighter is larger, each map on one scale for both."
+    "The encoder squeezes the 28×28 digit into this code, {maps}: {size}, and all the decoder gets. "
+    "Left for the noisy input, right for the clean digit; brighter is larger, each map on one scale for both."
 )
 LEVEL_TEXT = (
-    "The 16 most active of the {channels} maps at the model's deepest level, 7×7 each, for the noisy "
-    "input (left) and the clean digit (right); brighter is larger, each map on one scale for both."
+    "{maps} at the model's deepest level, for the noisy input (left) and the clean digit (right); "
+    "brighter is larger, each map on one scale for both."
 )
 NO_CODE_TEXT = (
     "There is no single code to decode here: skip connections hand the decoder detail from the "
@@ -120,7 +119,7 @@ class LevelViews:
 
     noisy_png: bytes | None
     clean_png: bytes | None
-    channels: int  # how many maps the level has in all
+    shape: tuple[int, int, int]  # the level's (height, width, maps); (0, 0, 0) where there is none
     distance: float | None  # ‖noisy − clean‖ / ‖clean‖ at that level
     responses_png: bytes
 
@@ -137,7 +136,7 @@ def level_views(
     `_levels`; σ itself is in the cache key because a σ off the slider's grid is a row 0 of its own."""
     responses_png = anatomy_images.maps_png(_levels.responses[index] / 255.0, 1.0, 8, RESPONSE_TILE_PX)
     if _levels.noisy is None:
-        return LevelViews(None, None, 0, None, responses_png)
+        return LevelViews(None, None, (0, 0, 0), None, responses_png)
     noisy_level, clean_level = _levels.noisy[index], _levels.clean
     channels = clean_level.shape[-1]
     shown = np.arange(channels) if channels <= LEVEL_MAPS else anatomy.most_active(clean_level, LEVEL_MAPS)
@@ -146,7 +145,7 @@ def level_views(
     return LevelViews(
         noisy_png=anatomy_images.maps_png(noisy_maps, tops, 4, MAP_TILE_PX),
         clean_png=anatomy_images.maps_png(clean_maps, tops, 4, MAP_TILE_PX),
-        channels=channels,
+        shape=tuple(int(n) for n in clean_level.shape),
         distance=anatomy.code_distance(noisy_level, clean_level),
         responses_png=responses_png,
     )
@@ -221,7 +220,7 @@ def show_level(entry: catalog.ModelEntry, parts: Parts, views: LevelViews, sigma
     left, right = st.columns(2)
     left.image(views.noisy_png, caption=f"Noisy input, σ = {sigma:.2f}", output_format="PNG")
     right.image(views.clean_png, caption="Clean digit", output_format="PNG")
-    st.caption(CODE_TEXT if parts.level_is_code else LEVEL_TEXT.format(channels=views.channels))
+    st.caption(level_text(views.shape, parts.level_is_code))
     what = "code" if parts.level_is_code else "deepest level"
     st.markdown(
         f"Distance between the two {what}s at σ = {sigma:.2f}: **{views.distance:.2f}** "
@@ -230,6 +229,19 @@ def show_level(entry: catalog.ModelEntry, parts: Parts, views: LevelViews, sigma
     )
     if not parts.level_is_code:
         st.caption(NO_CODE_TEXT)
+
+
+def level_text(shape: tuple[int, int, int], is_code: bool) -> str:
+    """The sentence under the maps, with the level's own sizes (classic: 16 maps of 7×7, 784 numbers)."""
+    height, width, count = shape
+    maps = f"{count} maps of {height}×{width}"
+    if count > LEVEL_MAPS:
+        maps = f"the {LEVEL_MAPS} most active of its {maps}"
+    if not is_code:
+        return LEVEL_TEXT.format(maps=maps[0].upper() + maps[1:])
+    numbers = height * width * count
+    size = "as many numbers as the image has pixels" if numbers == 28 * 28 else f"{numbers:,} numbers"
+    return CODE_TEXT.format(maps=maps, size=size)
 
 
 def show_filters(parts: Parts, key: str, views: LevelViews) -> None:
