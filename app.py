@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 import streamlit as st  # noqa: E402
 
-from denoiser.page import catalog, inputs, picker, resources, results, retrain, session  # noqa: E402
+from denoiser.page import catalog, inputs, inside, picker, resources, results, retrain, session  # noqa: E402
 
 STYLE = """<style>
 [data-testid='stImage'] img {image-rendering: pixelated;}
@@ -41,6 +41,9 @@ def main() -> None:
     if clean is not None:
         used = picker.usable_model(entry, entries, loaded)
         results.show(used, entries, loaded, clean, st.session_state.noise_field)
+        if used is not None:  # what the model keeps of this digit; computes nothing while folded
+            samples = session.sample_digits()
+            inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
     results.about_models(entries, session.sigma())
     retrain.sidebar_section(training, entries)  # last, so the panels are sent first
 

@@ -86,3 +86,41 @@ def start_streamlit(
         process.wait(timeout=20)
         raise
     return process, url
+
+
+# The live panels (denoiser/page/assets/live_panels.*), read the same way by benchmarks and tests.
+
+LIVE = ".dn-live"
+LIVE_SLIDER = ".dn-live .dn-slider"
+LIVE_READY = ".dn-live[data-ready='true']"
+LIVE_KINDS = ("noisy", "denoised", "original")
+PIXELS_JS = """(canvas) => {
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const grey = [];
+    for (let i = 0; i < data.length; i += 4) grey.push(data[i]);
+    return grey;
+}"""
+
+
+def wait_live(target, timeout: float = 90_000) -> None:
+    """Until the live panels have decoded their frames and drawn them (`target`: a page or frame)."""
+    target.locator(LIVE_READY).wait_for(timeout=timeout)
+
+
+def live_pixels(target, kind: str) -> list[list[int]]:
+    """The 28×28 grey levels a live panel ("noisy", "denoised", "original") shows now."""
+    flat = target.locator(f".dn-live .dn-panels .dn-{kind}").evaluate(PIXELS_JS)
+    side = int(len(flat) ** 0.5)
+    return [flat[row * side : (row + 1) * side] for row in range(side)]
+
+
+def live_labels(target) -> list[str]:
+    """The three panels' accessible names (their captions), in page order."""
+    return target.locator(".dn-live .dn-panels canvas").evaluate_all(
+        "canvases => canvases.map(c => c.getAttribute('aria-label'))"
+    )
+
+
+def live_sigma(target) -> str:
+    """The σ the live panels show now, as the slider writes it ("0.50")."""
+    return target.locator(LIVE).get_attribute("data-sigma")

@@ -3,6 +3,8 @@ temporary folders, and polling a background job."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -11,9 +13,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit, wait_live
+
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
 SAMPLE = "MNIST sample"  # the input tab whose digit needs no drawing
+
+
+def in_ci() -> bool:
+    """The one rule for "this is CI" in every test file: `CI` set to anything but empty, 0 or false."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
 
 
 def open_page(source: str | None = None, **state) -> AppTest:
@@ -71,3 +80,75 @@ def wait_for(predicate: Callable[[], object], timeout: float = 120.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+# The page in a real browser (tests/test_browser.py, test_live_panels.py, test_bad_input.py).
+
+
+def require_browser() -> None:
+    """Skip without chromium or Playwright, unless this is CI."""
+    missing = None if CHROMIUM.exists() else f"{CHROMIUM} is missing"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = missing or "playwright is not installed"
+    if missing:
+        if in_ci():
+            pytest.fail(f"browser tests must run in CI: {missing}")
+        pytest.skip(missing)
+
+
+def screenshots_wanted() -> bool:
+    """Tracked screenshots in docs/ are rewritten only when asked (DENOISER_SCREENSHOTS=1)."""
+    return os.environ.get("DENOISER_SCREENSHOTS") == "1"
+
+
+@contextlib.contextmanager
+def serve_app(script: str = "app.py", **env_overrides: str):
+    """`streamlit run` of `script` (relative to the project root) on a free port with these
+    environment variables; yields its URL."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_overrides)
+    process, url = start_streamlit(script, ROOT, env, timeout=90)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script has finished running and stays finished (reruns can queue up)."""
+    for _ in range(2):
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=50
+        )
+        page.wait_for_timeout(300)
+
+
+@contextlib.contextmanager
+def browser_page(url: str, browser=None, before_load=None, live: bool = True, **context_options):
+    """A fresh page on `url` (its own context: no state shared with other tests), with the live
+    panels drawn (unless `live` is False); closed afterwards. Without `browser`, a chromium of
+    its own; `before_load(page)` runs before the page is loaded (to listen to its traffic).
+    The page collects the browser's console errors in `page.console_errors`."""
+    options = {"viewport": {"width": 1200, "height": 1250}} | context_options
+    with contextlib.ExitStack() as stack:
+        if browser is None:
+            from playwright.sync_api import sync_playwright
+
+            playwright = stack.enter_context(sync_playwright())
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            stack.callback(browser.close)
+        context = browser.new_context(**options)
+        stack.callback(context.close)
+        page = context.new_page()
+        page.console_errors = []
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+        if before_load:
+            before_load(page)
+        page.goto(url)
+        if live:
+            wait_live(page)
+        settle(page)
+        yield page

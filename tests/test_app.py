@@ -18,6 +18,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from helpers import captions, open_page
@@ -25,7 +26,6 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from denoiser import data, noise, storage
-from denoiser.inference import denoise
 from denoiser.page import catalog, charts, panels, sweep, uploads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,8 @@ def psnr_in(caption: str) -> float:
 
 def readings(at: AppTest) -> list[int]:
     """The digits the classifier reads under the panels."""
-    return [int(m) for md in at.markdown for m in re.findall(r"Classifier reads \*\*(\d)\*\*", md.value)]
+    pattern = r"Classifier reads \*\*(\d)\*\*|Classifier is unsure: maybe (\d)"
+    return [int(sure or unsure) for md in at.markdown for sure, unsure in re.findall(pattern, md.value)]
 
 
 def assert_three_panels(at: AppTest) -> list[str]:
@@ -147,15 +148,23 @@ BAD_UPLOADS = {
 # The page.
 
 
-def test_first_page_asks_for_a_drawing_and_lists_the_shipped_model():
-    at = open_page()
-    assert not at.exception
-    assert any("Draw a digit" in info.value for info in at.info)
-    assert len(at.image) == 0
+def test_first_page_opens_on_a_sample_digit_with_three_panels_and_lists_the_shipped_model():
+    at = open_page()  # no tab chosen, nothing clicked: what a first-time visitor sees
+    noisy, denoised, original = assert_three_panels(at)
+    assert at.session_state["source"] == "MNIST sample" and at.session_state["noise_sigma"] == 0.5
+    assert psnr_in(original) == float("inf") and psnr_in(denoised) > psnr_in(noisy)
+    assert at.button(key="random_sample").proto.type == "primary"  # the main action is highlighted
     picker = at.radio(key="model")
     assert picker.options == [f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50"]
     assert picker.value == "weights/classic"
     assert picker.proto.captions[0].startswith("The seed recipe")
+
+
+def test_draw_tab_asks_for_a_drawing():
+    at = open_page("Draw")
+    assert not at.exception
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert len(at.image) == 0
 
 
 def test_classifier_is_not_offered_as_a_denoiser():
@@ -171,7 +180,7 @@ def test_mnist_sample_shows_three_scored_panels_and_readings():
     assert gain == pytest.approx(psnr_in(denoised) - psnr_in(noisy), abs=0.11)
     assert gain > 3  # classic at its training σ removes most of the noise
     assert readings(at)[2] == int(at.session_state["sample_digit"])
-    assert at.get("download_button")[0].proto.label == "Download the three panels (PNG)"
+    assert at.get("download_button")[0].proto.label == "Download the three panels at σ 0.50 (PNG)"
 
 
 def test_sample_chosen_by_class_and_index():
@@ -199,7 +208,7 @@ def test_sigma_zero_leaves_the_input_exact_and_sigma_one_is_heavy_noise():
     at.slider(key="sigma").set_value(0.0).run()
     noisy, denoised, _ = assert_three_panels(at)
     assert psnr_in(noisy) == float("inf") and "SSIM 1.000" in noisy
-    assert "dB (" not in denoised  # no gain over an exact copy
+    assert "(worse: the input was clean)" in denoised  # classic blurs a clean digit, and says so
     assert "at σ 0.00" in at.radio(key="model").options[0]
     at.slider(key="sigma").set_value(1.0).run()
     noisy, denoised, _ = assert_three_panels(at)
@@ -321,7 +330,7 @@ def test_no_mnist_dir_and_no_network(monkeypatch):
 
 def test_canvas_unavailable_leaves_the_other_inputs_working(monkeypatch):
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", None)  # makes the import fail
-    at = open_page()
+    at = open_page("Draw")
     assert not at.exception
     assert "drawing canvas is unavailable" in at.warning[0].value
     at.session_state["source"] = "MNIST sample"
@@ -331,15 +340,21 @@ def test_canvas_unavailable_leaves_the_other_inputs_working(monkeypatch):
 def test_about_the_models_charts_scores_with_a_rule_at_sigma():
     at = open_page("MNIST sample")
     at.slider(key="sigma").set_value(0.3).run()
-    assert at.expander[0].label == "About the models"
+    assert "About the models" in [expander.label for expander in at.expander]
     specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     psnr = specs[0]
     lines, rule = psnr["layer"]
     models = {row["model"] for row in lines["data"]["values"]}
     assert models == {"classic", charts.NOISY}
     assert rule["data"]["values"] == [{"sigma": 0.3}]
-    if len(specs) == 1:  # the shipped sidecar has no accuracy rows yet
-        assert any("No model's sidecar has classifier accuracies" in c.value for c in at.caption)
+    assert len(specs) == 2  # the shipped sidecar has classifier accuracies: their chart is drawn
+    accuracy_lines, accuracy_rule = specs[1]["layer"]
+    assert {row["model"] for row in accuracy_lines["data"]["values"]} == {
+        "classic",
+        charts.NOISY,
+        charts.CLEAN,
+    }
+    assert accuracy_rule["data"]["values"] == [{"sigma": 0.3}]
 
 
 def test_upload_tab_waits_for_a_file():
@@ -406,19 +421,26 @@ def test_score_at_interpolates_between_sigma_rows_and_never_extrapolates():
     assert catalog.score_at(rows, 0.5, "accuracy") is None
 
 
-def test_sweep_matches_one_image_at_a_time():
+def test_sweep_matches_the_model_called_on_one_image_and_psnr_by_its_formula():
     model = storage.load_model(WEIGHTS / "classic.keras")
     images, _ = data.load_sample()
     clean, field = images[3], noise.noise_field((28, 28), seed=5)
     result = sweep.run(model, clean, field)
     assert result.sigmas == sweep.GRID and result.denoised.shape == (101, 28, 28)
     i = result.index(0.37)
-    noisy = noise.apply_noise(clean, field, 0.37)
-    np.testing.assert_array_equal(result.noisy[i], noisy)
-    np.testing.assert_allclose(result.denoised[i], denoise(model, noisy), atol=1e-5)
-    single = panels.score_panels([noisy, denoise(model, noisy)], clean)
-    assert result.noisy_scores[i].psnr == pytest.approx(single[0].psnr, abs=1e-4)
-    assert result.denoised_scores[i].ssim == pytest.approx(single[1].ssim, abs=1e-4)
+    expected_noisy = np.clip(clean + 0.37 * field, 0.0, 1.0)  # the seed recipe's noise, written out
+    np.testing.assert_allclose(result.noisy[i], expected_noisy, atol=1e-6)
+    expected_denoised = keras.ops.convert_to_numpy(model(expected_noisy[None, ..., None], training=False))[
+        0, ..., 0
+    ]
+    np.testing.assert_allclose(result.denoised[i], expected_denoised, atol=1e-5)
+    for image, score in (
+        (expected_noisy, result.noisy_scores[i]),
+        (expected_denoised, result.denoised_scores[i]),
+    ):
+        mse = np.mean((image.astype(np.float64) - clean) ** 2)
+        assert score.psnr == pytest.approx(10 * np.log10(1.0 / mse), abs=1e-3)  # PSNR for a peak of 1
+    assert 0 < result.noisy_scores[i].ssim < result.denoised_scores[i].ssim < 1
     assert result.noisy_scores[0].psnr == float("inf")  # σ = 0 is the clean digit itself
 
 
@@ -485,7 +507,21 @@ def test_captions_show_infinity_and_the_gain():
         panels.caption("Denoised", cleaned, panels.gain(cleaned, noisy))
         == "Denoised · PSNR 19.5 dB (+7.5 dB) · SSIM 0.800"
     )
-    assert panels.gain(cleaned, exact) is None
+    assert panels.gain(exact, exact) is None  # an exact copy of an exact input: nothing to say
+    assert panels.gain(cleaned, exact) == float("-inf")
+    assert panels.caption("Denoised", cleaned, panels.gain(cleaned, exact)).startswith(
+        "Denoised · PSNR 19.5 dB (worse: the input was clean)"
+    )
+    worse = panels.PanelScore(10.8, 0.5)
+    assert (
+        panels.caption("Denoised", worse, panels.gain(worse, noisy))
+        == "Denoised · PSNR 10.8 dB (\u22121.2 dB) · SSIM 0.500"
+    )
+
+
+def test_weak_classifier_readings_are_marked_unsure():
+    assert panels.reading_text(7, 0.93) == "Classifier reads **7** (93%)"
+    assert panels.reading_text(8, 0.41) == "Classifier is unsure: maybe 8 (41%)"
 
 
 def test_composite_png_holds_the_three_panels_side_by_side():
@@ -551,3 +587,97 @@ def test_read_upload_refuses_a_fully_transparent_or_blank_picture():
         uploads.read_upload(encode(Image.fromarray(clear, mode="RGBA")))
     with pytest.raises(ValueError):
         uploads.read_upload(encode(Image.new("L", (100, 100), 255)))
+
+
+# What the live-panels issue added to the page, through AppTest.
+
+
+def test_an_upload_of_two_digits_side_by_side_gets_a_one_line_hint():
+    seven, three = digit_picture(7), digit_picture(3)
+    pair = np.hstack([seven, np.full((seven.shape[0], 60), 255, np.uint8), three])  # a gap between them
+    at = open_page("Upload")
+    at.file_uploader(key="upload").set_value(("two.png", encode(Image.fromarray(pair)), "image/png")).run()
+    assert_three_panels(at)
+    hints = [c.value for c in at.caption if "separate marks" in c.value]
+    assert len(hints) == 1 and "\n" not in hints[0]
+
+
+def test_a_single_digit_gets_no_hint():
+    at = open_page("Upload")
+    at.file_uploader(key="upload").set_value(
+        ("7.png", encode(Image.fromarray(digit_picture(7))), "image/png")
+    ).run()
+    assert_three_panels(at)
+    assert not [c.value for c in at.caption if "separate marks" in c.value or "single dot" in c.value]
+
+
+def test_marks_are_counted_on_real_digits_and_a_dot_is_a_blob():
+    images, _ = data.load_sample()
+    flagged = sum(uploads.marks_hint(image) is not None for image in images)
+    assert flagged <= len(images) // 100  # real MNIST digits are one mark (a few are broken strokes)
+    pair = np.zeros((28, 28), np.float32)
+    pair[4:24, 1:13], pair[4:24, 15:27] = images[0][4:24, 8:20], images[1][4:24, 8:20]
+    assert "2 separate marks" in uploads.marks_hint(pair)
+    dot = np.zeros((28, 28), np.float32)
+    yy, xx = np.mgrid[:28, :28]
+    dot[(yy - 14) ** 2 + (xx - 14) ** 2 < 100] = 1.0
+    assert "single dot" in uploads.marks_hint(dot)
+
+
+def test_a_visitor_whose_selected_model_was_removed_is_told_so(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    copy_model("classic", runs, "mine", description="Retrained by a visitor.")
+    monkeypatch.setenv("DENOISER_RUNS_DIR", str(runs))
+    at = open_page("MNIST sample")
+    at.radio(key="model").set_value("runs/mine").run()
+    assert "Denoised (mine (retrained))" in assert_three_panels(at)[1]
+    (runs / "mine.keras").unlink()  # pruned by someone else's training
+    (runs / "mine.json").unlink()
+    at.run()
+    assert at.radio(key="model").value == "weights/classic"
+    assert any("mine (retrained)" in w.value and "removed" in w.value for w in at.sidebar.warning)
+    at.run()
+    assert not at.sidebar.warning  # said once
+
+
+def test_the_selection_rule_follows_the_default_keeps_a_choice_and_reports_a_loss(tmp_path):
+    from denoiser.page import picker
+
+    entries = [
+        catalog.ModelEntry("weights/blind", "blind", tmp_path / "b.keras", ""),
+        catalog.ModelEntry("weights/classic", "classic", tmp_path / "c.keras", ""),
+    ]
+    usable = {"weights/blind": True, "weights/classic": True}
+    assert picker.next_selection(entries, usable, None, None) == ("weights/blind", "weights/blind", False)
+    assert picker.next_selection(entries, usable, "weights/classic", "weights/blind")[0] == "weights/classic"
+    assert (
+        picker.next_selection(entries, {**usable, "weights/blind": False}, None, None)[0] == "weights/classic"
+    )
+    assert picker.next_selection(entries, usable, "runs/gone", "weights/blind") == (
+        "weights/blind",
+        "weights/blind",
+        True,
+    )
+
+
+def test_only_app_py_and_the_page_package_import_streamlit():
+    import ast
+    import subprocess
+
+    importers = set()
+    for path in [ROOT / "app.py", *(ROOT / "denoiser").rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        if any(name.split(".")[0] in ("streamlit", "streamlit_drawable_canvas") for name in names):
+            importers.add(path.relative_to(ROOT).as_posix())
+    assert importers and all(p == "app.py" or p.startswith("denoiser/page/") for p in importers), importers
+    library = (
+        "data, noise, models, train, evaluate, metrics, storage, inference, classifier, preprocessing, cli"
+    )
+    check = f"import sys; from denoiser import {library}; print('streamlit' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"

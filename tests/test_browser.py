@@ -1,163 +1,205 @@
-"""The page in a real browser: draw with the mouse, move the slider, clear.
+"""The page in a real browser: the first load, drawing with the mouse and with a finger, clearing.
 
 Starts `streamlit run app.py` on a free port and drives Debian's chromium through Playwright.
-The canvas (a components-v2 element in a shadow root, which Playwright's locators pierce) is
-the one thing AppTest cannot render, so this is where drawing is tested. Skipped where
-/usr/bin/chromium is missing, except in CI (CI=true), where that is a failure.
+The canvas (a components-v2 element in a shadow root, which Playwright's locators pierce) and
+the live panels are what AppTest cannot render, so this is where they are tested; the live
+slider itself has tests/test_live_panels.py. Each test opens its own page, so they can run in
+any order. Skipped where /usr/bin/chromium is missing, except in CI (CI=true), where that is a
+failure. `DENOISER_SCREENSHOTS=1` also rewrites docs/screenshot.png (never by default).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
-from PIL import Image
+from helpers import browser_page, screenshots_wanted, settle
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit
+from bench.browser import (
+    LIVE_SLIDER,
+    live_labels,
+    live_pixels,
+    live_sigma,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-PANELS = "[data-testid='stImage'] img"
+PANELS = ".dn-live .dn-panels canvas"  # the live Noisy | Denoised | Original
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
-def require_browser() -> None:
-    """Skip without chromium or Playwright, unless this is CI."""
-    missing = None if CHROMIUM.exists() else f"{CHROMIUM} is missing"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = missing or "playwright is not installed"
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {missing}")
-        pytest.skip(missing)
+def pixels(page, kind: str) -> np.ndarray:
+    """A live panel's 28×28 pixels."""
+    return np.asarray(live_pixels(page, kind), np.uint8)
 
 
-@contextlib.contextmanager
-def serve_app(script: str = "app.py", **env_overrides: str):
-    """`streamlit run` of `script` (relative to the project root) on a free port with these
-    environment variables; yields its URL."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env_overrides)
-    process, url = start_streamlit(script, ROOT, env, timeout=90)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The page, served by `streamlit run` on a free port."""
-    require_browser()
-    with serve_app(DENOISER_RUNS_DIR=str(tmp_path_factory.mktemp("runs"))) as url:
-        yield url
-
-
-@contextlib.contextmanager
-def open_page(url: str):
-    """Chromium with one page on `url`, tall enough for the panels; closed afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1250})
-        page.goto(url)
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    """One browser page on the app, loaded and settled."""
-    with open_page(server) as page:
-        page.locator("canvas.upper-canvas").wait_for(timeout=90_000)
-        settle(page)
-        yield page
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until the script has finished running and stays finished (reruns can queue up)."""
-    for _ in range(2):
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=50
-        )
-        page.wait_for_timeout(300)
-
-
-def panel_sources(page) -> list[str]:
-    return page.eval_on_selector_all(PANELS, "images => images.map(image => image.src)")
-
-
-def panel_pixels(page, src: str) -> np.ndarray:
-    """The pixels of a panel image, fetched from the server as the browser would."""
-    body = page.request.get(src).body()
-    return np.asarray(Image.open(io.BytesIO(body)).convert("L"))
+def open_draw_tab(page) -> None:
+    """Switch to the Draw tab and wait for its empty canvas."""
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+    page.get_by_text("Draw a digit").wait_for(timeout=60_000)
+    settle(page)
 
 
 def draw_seven(page) -> None:
     """One mouse stroke shaped like a 7, across most of the canvas."""
     box = page.locator("canvas.upper-canvas").bounding_box()
     points = [(0.25, 0.2), (0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]
-    x, y = box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"]
-    page.mouse.move(x, y)
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
     page.mouse.down()
     for fx, fy in points[1:]:
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
     page.mouse.up()
 
 
-def test_a_drawn_digit_shows_three_panels_with_the_drawing_as_original(page):
-    assert page.get_by_text("Draw a digit").is_visible()
-    draw_seven(page)
-    page.wait_for_function(f'() => document.querySelectorAll("{PANELS}").length === 3', timeout=30_000)
+def wait_for_drawing(page, before: np.ndarray) -> np.ndarray:
+    """Until the Original panel shows something other than `before`; returns its pixels."""
+    page.wait_for_function(
+        """(before) => { const c = document.querySelector(".dn-live .dn-original");
+            if (!c) return false;
+            const d = c.getContext("2d").getImageData(0, 0, 28, 28).data;
+            for (let i = 0; i < 784; i++) if (d[4 * i] !== before[i]) return true;
+            return false; }""",
+        arg=before.ravel().tolist(),
+        timeout=60_000,
+    )
     settle(page)
-    noisy, denoised, original = panel_sources(page)
-    pixels = panel_pixels(page, original)
-    assert pixels.shape[0] >= 196
-    assert pixels.max() == 255 and 0.05 < (pixels > 128).mean() < 0.5  # a white stroke on black
-    assert page.get_by_text(r"Original · PSNR ∞ dB").is_visible()
-    assert page.get_by_text("Denoised (").first.is_visible()
-    page.mouse.move(1150, 1200)  # off the canvas (its toolbar shows on hover) and off the sidebar
-    page.wait_for_timeout(400)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    return pixels(page, "original")
 
 
-def test_moving_the_slider_changes_the_noisy_panel(page):
-    before = panel_sources(page)
-    assert len(before) == 3, "runs after the drawing test"
-    noisy_before = panel_pixels(page, before[0])  # fetched now: Streamlit drops replaced media
-    slider = page.locator("[data-testid='stMain'] [data-testid='stSlider'] input[type='range']")
-    slider.focus()
+def test_the_first_load_shows_a_sample_digit_in_three_panels_without_a_click(page):
+    from denoiser import data
+
+    labels = live_labels(page)
+    assert [label.split(" ")[0] for label in labels] == ["Noisy", "Denoised", "Original"]
+    assert labels[2].startswith("Original · PSNR ∞ dB")
+    assert live_sigma(page) == "0.50"
+    images, digits = data.load_sample()
+    first = images[np.flatnonzero(digits == digits[0])[0]]  # the sample tab opens on this digit
+    np.testing.assert_array_equal(pixels(page, "original"), np.round(first * 255).astype(np.uint8))
+    assert (
+        page.get_by_role("tab", name="Draw").is_visible()
+        and page.get_by_role("tab", name="Upload").is_visible()
+    )
+    assert page.locator("[data-testid='stException']").count() == 0 and page.console_errors == []
+
+
+def test_a_drawn_digit_shows_three_panels_with_the_drawing_as_original(page):
+    open_draw_tab(page)
+    before = pixels(page, "original") if page.locator(PANELS).count() else np.zeros((28, 28), np.uint8)
+    draw_seven(page)
+    original = wait_for_drawing(page, before)
+    assert original.max() == 255 and 0.05 < (original > 128).mean() < 0.5  # a white stroke on black
+    labels = live_labels(page)
+    assert labels[1].startswith("Denoised (") and labels[2].startswith("Original · PSNR ∞ dB")
+    if screenshots_wanted():
+        page.mouse.move(1150, 1200)  # off the canvas (its toolbar shows on hover) and off the sidebar
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_moving_the_slider_over_a_drawing_changes_only_the_noisy_and_denoised_panels(page):
+    open_draw_tab(page)
+    draw_seven(page)
+    wait_for_drawing(page, np.zeros((28, 28), np.uint8))
+    before = {kind: pixels(page, kind) for kind in ("noisy", "denoised", "original")}
+    page.locator(LIVE_SLIDER).focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function(
-        "() => document.querySelector(\"[data-testid='stMain'] [data-testid='stSlider'] input\").value === '0.6'"
-    )
-    page.wait_for_function(
-        f'(old) => {{ const s = document.querySelectorAll("{PANELS}"); return s.length === 3 && s[0].src !== old; }}',
-        arg=before[0],
-        timeout=30_000,
-    )
-    settle(page)
-    after = panel_sources(page)
-    assert after[0] != before[0] and after[2] == before[2]
-    assert slider.input_value() == "0.6"
-    noisy_after = panel_pixels(page, after[0])
-    assert noisy_after.shape == noisy_before.shape and not np.array_equal(noisy_after, noisy_before)
+    assert live_sigma(page) == "0.60"
+    assert not np.array_equal(pixels(page, "noisy"), before["noisy"])
+    assert not np.array_equal(pixels(page, "denoised"), before["denoised"])
+    np.testing.assert_array_equal(pixels(page, "original"), before["original"])
 
 
 def test_clear_empties_the_canvas_and_asks_for_a_drawing(page):
+    open_draw_tab(page)
+    draw_seven(page)
+    wait_for_drawing(page, np.zeros((28, 28), np.uint8))
     page.get_by_role("button", name="Clear").click()
     page.get_by_text("Draw a digit").wait_for(timeout=30_000)
     settle(page)
-    assert panel_sources(page) == []
-    pixels = np.asarray(Image.open(io.BytesIO(page.locator("canvas.upper-canvas").screenshot())).convert("L"))
-    assert pixels[40:-40, 40:-40].max() < 60  # where the 7 was, the new canvas is black
+    assert page.locator(PANELS).count() == 0
+    canvas = page.locator("canvas.upper-canvas")
+    blank = canvas.evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let m = 0; for (let i = 3; i < d.length; i += 4) m = Math.max(m, d[i]); return m; }"
+    )
+    assert blank == 0  # the new canvas holds no stroke
+
+
+def test_the_canvas_toolbar_never_covers_the_tabs(page):
+    open_draw_tab(page)
+    canvas = page.locator("canvas.upper-canvas").bounding_box()
+    tab = page.get_by_role("tab", name="Upload").bounding_box()
+    centre = (tab["x"] + tab["width"] / 2, tab["y"] + tab["height"] / 2)
+    # A pointer moving up from the canvas to the tab, as a visitor's would: the toolbar opens on hover.
+    page.mouse.move(canvas["x"] + canvas["width"] - 20, canvas["y"] + 20)
+    page.wait_for_timeout(400)  # the toolbar's own opening transition
+    page.mouse.move(*centre, steps=10)
+    on_top = page.evaluate(
+        "([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.closest('[role=tab]') ?"
+        " e.closest('[role=tab]').textContent : (e ? e.tagName + '.' + e.className : null); }",
+        list(centre),
+    )
+    assert on_top == "Upload"
+    page.mouse.click(*centre)
+    page.get_by_text("Upload a picture of a single digit").wait_for(timeout=30_000)
+
+
+def touch_stroke(page, points: list[tuple[float, float]]) -> None:
+    """A finger's stroke through `points` (page coordinates), through the DevTools protocol."""
+    client = page.context.new_cdp_session(page)
+    x, y = points[0]
+    client.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for x, y in points[1:]:
+        client.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        page.wait_for_timeout(16)
+    client.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    client.detach()
+
+
+def test_a_phone_can_draw_and_scrub_with_a_finger_and_sees_slider_and_panels_on_one_screen(server, chromium):
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    with browser_page(server, chromium, **phone) as page:
+        slider = page.locator(LIVE_SLIDER).bounding_box()
+        panels = page.locator(PANELS)
+        boxes = [panels.nth(i).bounding_box() for i in range(3)]
+        assert slider["y"] >= 0 and all(box["y"] + box["height"] <= 844 for box in boxes)  # one screen
+        assert (
+            boxes[0]["y"] == boxes[2]["y"] and boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
+        )  # side by side
+        if screenshots_wanted():
+            page.screenshot(path=str(ROOT / "docs" / "phone.png"))
+        y = slider["y"] + slider["height"] / 2
+        left, width = slider["x"], slider["width"]
+        shown = []
+        page.evaluate(
+            "() => { window.__shown = []; new MutationObserver(() => window.__shown.push("
+            "document.querySelector('.dn-live').dataset.sigma)).observe(document.querySelector('.dn-live'),"
+            " {attributes: true, attributeFilter: ['data-sigma']}); }"
+        )
+        touch_stroke(page, [(left + width * (0.5 + 0.02 * i), y) for i in range(0, 21)])
+        shown = page.evaluate("() => window.__shown")
+        assert len(set(shown)) >= 5 and float(live_sigma(page)) > 0.8  # scrubbed through, to the right
+        page.get_by_text(f"at σ {live_sigma(page)}").first.wait_for(
+            timeout=30_000
+        )  # the server heard the release
+        settle(page)
+        page.get_by_role("tab", name="Draw").click()
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=60_000)
+        settle(page)
+        box = canvas.bounding_box()
+        points = [(0.3, 0.2), (0.7, 0.2), (0.55, 0.5), (0.45, 0.85)]
+        stroke = [
+            (
+                box["x"] + (a[0] + (b[0] - a[0]) * t / 8) * box["width"],
+                box["y"] + (a[1] + (b[1] - a[1]) * t / 8) * box["height"],
+            )
+            for a, b in zip(points, points[1:], strict=False)
+            for t in range(8)
+        ]
+        before = pixels(page, "original")
+        touch_stroke(page, stroke)
+        drawn = wait_for_drawing(page, before)
+        assert 0.05 < (drawn > 128).mean() < 0.5  # the finger's stroke is the digit now

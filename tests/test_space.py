@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import in_ci
 from PIL import Image
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PANELS  # the same browser and panels as the page tests
 
-from bench.browser import free_port, wait_until_healthy
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, live_labels, wait_live, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -143,7 +143,7 @@ def test_the_front_matter_is_a_docker_space():
 def require(problem: str | None) -> None:
     """Skip for `problem`, unless this is CI, where it fails."""
     if problem:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"the Space test must run in CI: {problem}")
         pytest.skip(problem)
 
@@ -233,12 +233,10 @@ def settle(page_or_frame, timeout: float = 60_000) -> None:
 
 
 def panel_captions(page_or_frame) -> list[str]:
-    """The captions under the three panels once they are there."""
-    images = page_or_frame.locator(PANELS)
-    images.nth(2).wait_for(timeout=120_000)
+    """The captions of the three live panels once they are drawn."""
+    wait_live(page_or_frame, timeout=120_000)
     settle(page_or_frame)
-    assert images.count() == 3
-    return [text.strip() for text in page_or_frame.locator("[data-testid='stImage']").all_inner_texts()]
+    return live_labels(page_or_frame)
 
 
 def assert_three_panels(captions: list[str]) -> None:
@@ -273,8 +271,7 @@ def test_the_page_shows_noisy_denoised_and_original(space, browser):
     url, _ = space
     page = browser.new_page(viewport={"width": 1200, "height": 1250})
     page.goto(url)
-    page.get_by_role("tab", name="MNIST sample").click(timeout=120_000)
-    assert_three_panels(panel_captions(page))
+    assert_three_panels(panel_captions(page))  # the page opens on a sample digit
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from denoiser.page import catalog
+from denoiser.page import catalog, session
 
 KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …}
 NAME = "denoiser.live_panels"
@@ -62,11 +62,8 @@ def ready() -> bool:
 def take_sigma() -> None:
     """The component's callback: the σ the visitor let go at becomes the session's σ."""
     value = component_state().get("sigma")
-    if value is None:
-        return
-    sigma = min(1.0, max(0.0, round(float(value), 2)))
-    st.session_state.sigma = sigma
-    st.session_state.sigma_from_slider = sigma  # an echo of the slider: the browser keeps its thumb
+    if value is not None:
+        session.set_sigma(value, from_live_slider=True)
 
 
 def mount(data: dict[str, Any]) -> bool:

@@ -40,7 +40,7 @@ def show(
     sigma = session.sigma()
     if entry is None:
         with st.container(key="fallback_panels"):
-            st.slider("Noise σ", 0.0, 1.0, step=0.01, key="sigma")
+            session.fallback_slider()
         show_without_model(clean, field, sigma)
         return
     model = loaded[entry.key]
@@ -48,7 +48,7 @@ def show(
     result, readings = full_sweep(entry, model, clean, field)
     if not live.ready():
         with st.container(key="fallback_panels"):
-            st.slider("Noise σ", 0.0, 1.0, step=0.01, key="sigma")
+            session.fallback_slider()
             static_panels(entry, model, clean, field, sigma)
             if compare:
                 show_comparison(entries, loaded, clean, field, sigma)

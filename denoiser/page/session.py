@@ -1,9 +1,11 @@
 """A visitor's session: defaults, the callbacks that change them, and the process-wide gc policy.
 
-σ lives in `st.session_state.sigma` (the fallback slider's key). The live panels report the
-visitor's σ through their own state and `live.take_sigma` copies it here; anything else that
-sets σ (a test, code) is noticed by `sigma_serial`, which the browser uses to tell the server's
-own changes from echoes of its slider.
+σ lives in `st.session_state.noise_sigma`, which no widget owns (Streamlit forgets a widget's
+state on a run that does not draw it, and the fallback slider is drawn only until the live panels
+run). The live panels report the visitor's σ through their own state and `live.take_sigma` copies
+it here; the fallback slider (key `sigma`) copies its value here too. Anything else that sets σ
+is noticed by `sigma_serial`, which the browser uses to tell the server's own changes from
+echoes of its slider.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import streamlit as st
 from denoiser import data, noise
 
 DEFAULT_SIGMA = 0.5
+SIGMA = "noise_sigma"  # session state: the σ the server computes with
 SOURCES = ("MNIST sample", "Draw", "Upload")  # the first opens: a result before any click
 
 
@@ -43,22 +46,38 @@ def init_state() -> None:
     state = st.session_state
     state.setdefault("noise_field", noise.noise_field((28, 28), seed=0))
     state.setdefault("canvas_version", 0)
-    state.setdefault("sigma", DEFAULT_SIGMA)
+    state.setdefault(SIGMA, DEFAULT_SIGMA)
     state.setdefault("source", SOURCES[0])
 
 
 def sigma() -> float:
     """The σ the server computes with (the visitor's last released slider position)."""
-    return float(st.session_state.sigma)
+    return float(st.session_state[SIGMA])
+
+
+def set_sigma(value: float, from_live_slider: bool = False) -> None:
+    """Make `value` (clamped to [0, 1], to the slider's 0.01 steps) the session's σ."""
+    value = min(1.0, max(0.0, round(float(value), 2)))
+    st.session_state[SIGMA] = value
+    if from_live_slider:
+        st.session_state.sigma_from_slider = value  # an echo of the slider: the browser keeps its thumb
 
 
 def sigma_serial() -> int:
     """A counter that moves whenever σ was set by anything but the live slider itself."""
     state = st.session_state
-    if state.get("sigma_from_slider") != state.sigma:
+    if state.get("sigma_from_slider") != state[SIGMA]:
         state.sigma_serial = state.get("sigma_serial", 0) + 1
-        state.sigma_from_slider = state.sigma
+        state.sigma_from_slider = state[SIGMA]
     return state.sigma_serial
+
+
+def fallback_slider() -> None:
+    """The server-drawn Noise σ slider (before the live panels run, or where they cannot)."""
+    st.session_state.sigma = sigma()  # the widget shows the session's σ, whoever set it last
+    st.slider(
+        "Noise σ", 0.0, 1.0, step=0.01, key="sigma", on_change=lambda: set_sigma(st.session_state.sigma)
+    )
 
 
 def new_noise() -> None:

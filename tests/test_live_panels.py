@@ -1,0 +1,239 @@
+"""The live panels in a real browser: the slider scrubs the sweep with no round trip to the server.
+
+What the issue asks of the component, each checked on the page as a visitor uses it: the
+browser's pixels are the server's sweep at any σ, keys and a mouse drag move the panels on the
+spot while the server hears one σ per gesture, the server's answer never pulls the thumb back,
+σ survives reruns and New noise, the comparison row and the chart's marker move with the thumb,
+and a page whose component cannot run still shows the panels. The pure parts (the payload) are
+tested at the end without a browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from helpers import browser_page, settle
+from PIL import Image
+from test_browser import pixels
+
+from bench.browser import LIVE_SLIDER, live_labels, live_sigma
+from denoiser import data, noise, storage
+from denoiser.page import catalog, panels, payload, sweep
+
+SIGMA_VALUES = (0.0, 0.37, 0.9)
+OBSERVE_SIGMA = """() => { window.__shown = [];
+    new MutationObserver(() => window.__shown.push(document.querySelector('.dn-live').dataset.sigma))
+        .observe(document.querySelector('.dn-live'), {attributes: true, attributeFilter: ['data-sigma']}); }"""
+
+
+@pytest.fixture(scope="module")
+def server_sweep():
+    """The sweep the page computes for a first-time visitor: the default model on the first sample
+    digit with noise seed 0 (the page's defaults), computed here with the same shipped model file."""
+    entries = catalog.discover(catalog.weights_dir(), catalog.runs_dir() / "none")
+    entry = next(e for e in entries if e.key == catalog.default_key(entries))
+    images, labels = data.load_sample()
+    clean = images[np.flatnonzero(labels == labels[0])[0]]
+    model = storage.load_model(entry.path)
+    return sweep.run(model, clean, noise.noise_field((28, 28), seed=0)), clean
+
+
+@pytest.fixture
+def sent_frames():
+    """Websocket frames the page sends to the server, counted from before it loads."""
+    frames: list[str] = []
+
+    def listen(page):
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
+
+    return frames, listen
+
+
+def go_to(page, sigma: float) -> None:
+    """Move the focused slider to σ with Home and arrow keys (all in the browser)."""
+    page.locator(LIVE_SLIDER).focus()
+    page.keyboard.press("Home")
+    for _ in range(round(sigma * 100)):
+        page.keyboard.press("ArrowRight")
+
+
+def server_text(page, pattern: str, timeout: float = 30_000) -> None:
+    """Wait until the server's own output (drawn after a rerun) contains `pattern`."""
+    page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout)
+
+
+def test_the_browser_shows_exactly_the_servers_sweep_and_sigma_zero_is_the_original(
+    server, chromium, server_sweep
+):
+    result, clean = server_sweep
+    with browser_page(server, chromium) as page:
+        for sigma in SIGMA_VALUES:
+            go_to(page, sigma)
+            i = result.index(sigma)
+            assert live_sigma(page) == f"{sigma:.2f}"
+            np.testing.assert_array_equal(pixels(page, "noisy"), payload.to_pixels(result.noisy[i]))
+            np.testing.assert_array_equal(pixels(page, "denoised"), payload.to_pixels(result.denoised[i]))
+            assert live_labels(page)[1] == panels.caption(
+                "Denoised (blind)",
+                result.denoised_scores[i],
+                panels.gain(result.denoised_scores[i], result.noisy_scores[i]),
+            )
+        go_to(page, 0.0)
+        np.testing.assert_array_equal(pixels(page, "noisy"), pixels(page, "original"))
+        np.testing.assert_array_equal(pixels(page, "original"), np.round(clean * 255).astype(np.uint8))
+
+
+def test_the_slider_has_its_accessible_name_range_and_value(server, chromium):
+    with browser_page(server, chromium) as page:
+        slider = page.get_by_role("slider", name=re.compile("Noise σ"))
+        assert slider.count() == 1
+        assert (slider.get_attribute("aria-valuemin"), slider.get_attribute("aria-valuemax")) == ("0", "1")
+        assert slider.get_attribute("aria-valuenow") == "0.50"
+        for name in ("Noisy", "Denoised", "Original"):
+            assert page.get_by_role("img", name=re.compile(f"^{name}")).count() == 1
+        big = page.locator(".dn-live .dn-noisy").screenshot()
+        image = np.asarray(Image.open(io.BytesIO(big)).convert("L"))
+        side = image.shape[0] // 28  # upscaled by a whole number: every cell one flat colour
+        cells = image[: 28 * side, : 28 * side].reshape(28, side, 28, side)
+        assert side >= 5 and (cells.max(axis=(1, 3)) - cells.min(axis=(1, 3))).max() <= 1
+
+
+def test_keys_move_by_their_steps_and_a_burst_sends_one_sigma(server, chromium, sent_frames):
+    frames, listen = sent_frames
+    with browser_page(server, chromium, before_load=listen) as page:
+        page.locator(LIVE_SLIDER).focus()
+        steps = [("ArrowRight", "0.51"), ("ArrowLeft", "0.50"), ("PageUp", "0.60"), ("PageDown", "0.50")]
+        steps += [("End", "1.00"), ("Home", "0.00"), ("ArrowUp", "0.01"), ("ArrowDown", "0.00")]
+        for key, shown in steps:
+            page.keyboard.press(key)
+            assert live_sigma(page) == shown, key  # drawn by the keydown itself, before any reply
+        settle(page)
+        before = len(frames)
+        for _ in range(20):
+            page.keyboard.press("ArrowRight")
+        assert live_sigma(page) == "0.20"
+        server_text(page, r"at σ 0\.20")  # the server heard the burst's end (the download's label)
+        settle(page)
+        assert len(frames) - before <= 3
+        assert page.get_by_role("radio", name=re.compile(r"at σ 0\.20")).count() >= 1  # the sidebar too
+
+
+def test_a_mouse_drag_shows_intermediate_frames_and_sends_nothing_until_release(
+    server, chromium, sent_frames
+):
+    frames, listen = sent_frames
+    with browser_page(server, chromium, before_load=listen) as page:
+        box = page.locator(LIVE_SLIDER).bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.evaluate(OBSERVE_SIGMA)
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        before = len(frames)
+        for step in range(1, 31):
+            page.mouse.move(box["x"] + box["width"] * (0.5 - step * 0.015), y)
+            page.wait_for_timeout(30)
+        shown = page.evaluate("() => window.__shown")
+        assert len(frames) == before  # nothing reaches the server while the pointer is down
+        assert len(set(shown)) >= 10  # the panels followed the pointer
+        page.mouse.up()
+        released = live_sigma(page)
+        server_text(page, rf"at σ {re.escape(released)}")
+
+
+def test_the_servers_reply_never_pulls_the_thumb_back(server, chromium):
+    with browser_page(server, chromium) as page:
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=10_000
+        )
+        for _ in range(5):  # while the rerun for 0.51 runs, and its reply is on its way
+            page.keyboard.press("ArrowRight")
+        settle(page)
+        server_text(page, r"at σ 0\.56")
+        settle(page)
+        assert live_sigma(page) == "0.56"
+
+
+def test_sigma_survives_a_rerun_and_new_noise_redraws_the_noise(server, chromium):
+    with browser_page(server, chromium) as page:
+        go_to(page, 0.73)
+        server_text(page, r"at σ 0\.73")
+        settle(page)
+        noisy = pixels(page, "noisy")
+        page.get_by_role("button", name="New noise").click()
+        page.wait_for_function(
+            """(before) => { const d = document.querySelector('.dn-live .dn-noisy').getContext('2d')
+                .getImageData(0, 0, 28, 28).data; for (let i = 0; i < 784; i++) if (d[4 * i] !== before[i])
+                return true; return false; }""",
+            arg=noisy.ravel().tolist(),
+            timeout=30_000,
+        )
+        settle(page)
+        assert live_sigma(page) == "0.73"
+        assert page.get_by_role("slider", name=re.compile("Noise σ")).get_attribute("aria-valuenow") == "0.73"
+
+
+def test_compare_all_models_scrubs_every_model_together_and_the_chart_marker_follows(server, chromium):
+    with browser_page(server, chromium) as page:
+        page.get_by_text("Compare all models").click()
+        compared = page.locator(".dn-live .dn-compared canvas")
+        compared.first.wait_for(timeout=60_000)
+        settle(page)
+        labels = compared.evaluate_all("cs => cs.map(c => c.getAttribute('aria-label'))")
+        assert len(labels) == len(catalog.discover()) and all(
+            label.startswith("Denoised by ") for label in labels
+        )
+        marker = page.locator(".dn-live .dn-marker")
+        x_before = float(marker.get_attribute("x1"))
+        grab = "cs => cs.map(c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).join())"
+        before = compared.evaluate_all(grab)
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("PageUp")
+        after = compared.evaluate_all(grab)
+        assert all(a != b for a, b in zip(after, before, strict=True))
+        assert float(marker.get_attribute("x1")) > x_before
+
+
+def test_without_a_working_component_the_page_still_shows_its_panels(server, chromium):
+    broken = "delete window.createImageBitmap;"  # the component's decoding fails, as in a browser without it
+    with browser_page(
+        server, chromium, live=False, before_load=lambda page: page.add_init_script(broken)
+    ) as page:
+        images = page.locator("[data-testid='stImage'] img")
+        images.nth(2).wait_for(timeout=60_000)
+        captions = page.locator("[data-testid='stImage']").all_inner_texts()
+        assert [c.strip().split(" ")[0] for c in captions] == ["Noisy", "Denoised", "Original"]
+        assert page.locator(".st-key-fallback_panels").is_visible()
+        slider = page.locator(".st-key-fallback_panels [data-testid='stSlider'] input[type='range']")
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        server_text(page, r"at σ 0\.51")
+
+
+# The payload, without a browser.
+
+
+def test_the_payload_carries_the_sweeps_exact_pixels_within_its_budget(server_sweep):
+    result, clean = server_sweep
+    data_ = payload.build(result, clean, "Denoised (blind)", None, "id", ())
+    for kind, frames in (("noisy", result.noisy), ("denoised", result.denoised)):
+        sprite = np.asarray(Image.open(io.BytesIO(base64.b64decode(data_["frames"][kind]))))
+        assert sprite.shape == (101 * 28, 28)
+        np.testing.assert_array_equal(sprite.reshape(101, 28, 28), np.round(np.clip(frames, 0, 1) * 255))
+    assert payload.size_of(data_) <= payload.BUDGET_BYTES
+    assert data_["psnr"]["noisy"][0] is None  # σ = 0: ∞ has no JSON form
+    assert json.loads(json.dumps(data_)) == data_
+
+
+def test_with_sigma_adds_the_servers_sigma_and_serial_without_touching_the_frames(server_sweep):
+    result, clean = server_sweep
+    data_ = payload.build(result, clean, "Denoised (blind)", None, "id", ())
+    sent = payload.with_sigma(data_, 0.333, 4, True)
+    assert (sent["sigma"], sent["serial"], sent["ready"]) == (0.33, 4, True)
+    assert sent["frames"] is data_["frames"] and "sigma" not in data_
