@@ -75,7 +75,7 @@ def draw_input() -> np.ndarray | None:
         except ValueError as error:
             st.info(f"Draw a digit: {error}")
             return None
-        hint(clean)
+        hint(clean, strokes)
         return clean
 
 
@@ -98,7 +98,22 @@ def upload_input() -> np.ndarray | None:
     return result.image
 
 
-def hint(clean: np.ndarray) -> None:
-    """One line when the input looks like several marks or a single dot rather than one digit."""
-    if text := uploads.marks_hint(clean):
+def hint(clean: np.ndarray, strokes: list[dict] | None = None) -> None:
+    """One line when the input looks like several marks or a single dot rather than one digit.
+
+    For a drawing the strokes' own extent tells a dot best: everything drawn fits in a square
+    twice the brush's width (the 28×28 digit alone cannot say, since it is scaled up to 20 px).
+    """
+    text = uploads.marks_hint(clean)
+    if strokes and drawn_extent(strokes) <= 2 * STROKE_PX:
+        text = uploads.DOT_HINT
+    if text:
         st.caption(f"⚠️ {text}")
+
+
+def drawn_extent(strokes: list[dict]) -> float:
+    """The larger side, in canvas pixels, of the box around every stroke (fabric.js objects)."""
+    boxes = [(o.get("left", 0), o.get("top", 0), o.get("width", 0), o.get("height", 0)) for o in strokes]
+    right = max(left + width for left, _, width, _ in boxes) - min(left for left, _, _, _ in boxes)
+    bottom = max(top + height for _, top, _, height in boxes) - min(top for _, top, _, _ in boxes)
+    return float(max(right, bottom))

@@ -113,6 +113,7 @@ def read_canvas(png: bytes) -> np.ndarray:
     return preprocessing.canvas_to_mnist(np.asarray(frame.convert("RGBA")))
 
 
+DOT_HINT = "This looks like a single dot or blob rather than a digit: try drawing a whole digit."
 INK = 0.3  # a 28×28 pixel at least this bright counts as ink when the marks are counted
 
 
@@ -157,5 +158,5 @@ def marks_hint(image: np.ndarray) -> str | None:
     rows, columns = np.nonzero(np.asarray(image) >= INK)
     height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
     if sizes[0] / (height * width) > 0.8 and 0.5 <= height / width <= 2:  # a "1" is full but thin
-        return "This looks like a single dot or blob rather than a digit: try drawing a whole digit."
+        return DOT_HINT
     return None
