@@ -1,17 +1,25 @@
-"""How fast the page answers: slider move → updated panels in a real browser, cold start, one denoise.
+"""How fast the page answers, in a real browser, against a bare Streamlit page in the same run.
 
-Serves app.py and bench/bare_page.py (the same canvas, slider and three images, nothing else)
-side by side, draws the same stroke on both, then moves each slider one step at a time with
-the keyboard, alternating between the pages so background load hits both alike. For each move
-it records when the Noisy image has changed ("panels": the three are drawn together, Noisy
-first) and when the script has finished ("settled"). Then it adds a few strokes to each
-drawing (each a new digit, for which app.py computes all 101 slider positions at once) and
-times those the same way. Last, the server's side of one denoise: the `predict_on_batch`
-path the page uses against `model.predict` on the same image.
+Serves app.py and bench/bare_page.py (the same canvas, a Streamlit slider and three images,
+nothing else) side by side and measures, on each page's own clock:
 
-    python bench/latency.py              # 30 moves and 5 strokes per page
-    python bench/latency.py --moves 60 --strokes 10
-    python bench/latency.py --no-gc-freeze    # what gc.freeze() in app.py saves
+- key press → changed Noisy panel: from the keydown event's timestamp to the first animation
+  frame in which the Noisy panel differs (app.py: its canvas's pixels; the bare page: its image,
+  once loaded), median and p95;
+- a one-second mouse drag of the slider: how many animation frames showed a new Noisy panel
+  while the button was down;
+- websocket frames the page sends for a burst of 20 key presses;
+- new digit → panels: a stroke added to the drawing (a new digit, for which app.py computes all
+  101 slider positions at once), from mouse-up to the first frame with the new Noisy panel;
+- app.py only: a σ release → the server has rerun with it (the download's label names the σ),
+  with the "Inside the model" section folded and open, and how long opening the section takes;
+- the server's side of one denoise: `predict_on_batch` (the page's path) against `model.predict`.
+
+Timings on a shared machine are noisy: read the ratios, measured in one run with the pages
+alternating, rather than the milliseconds.
+
+    python bench/latency.py                  # 30 presses, 5 strokes, 10 releases per page
+    python bench/latency.py --presses 60 --strokes 10
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,34 +35,87 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit  # noqa: E402
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, LIVE_SLIDER, start_streamlit, wait_live  # noqa: E402
 
-PANELS = "[data-testid='stImage'] img"
-SLIDER = "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-CHANGED = f"""(old) => {{
-    const s = Array.from(document.querySelectorAll("{PANELS}")).map(i => i.src);
-    return s.length >= 3 && s[0] !== old[0];
-}}"""
 PAGES = {"bare page": "bench/bare_page.py", "app.py": "app.py"}
+SLIDERS = {"bare page": "[data-testid='stSlider'] input[type='range']", "app.py": LIVE_SLIDER}
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+# Installed in every page before it loads: what "the Noisy panel" is on each page, a record of
+# keydown/mouseup timestamps, and an animation-frame watcher that notes when the panel changed.
+PROBE = """
+(() => {
+  const noisy = () => {
+    const canvas = document.querySelector(".dn-live .dn-noisy");
+    if (canvas) {
+      const d = canvas.getContext("2d").getImageData(0, 0, 28, 28).data;
+      let h = 0;
+      for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i]) | 0;
+      return "c" + h;
+    }
+    const img = document.querySelector("[data-testid='stImage'] img");
+    return img && img.complete ? img.src : null;
+  };
+  window.__probe = { changes: [], sent: [], frames: 0, down: false };
+  const watch = (t0) => {
+    const before = noisy();
+    const check = () => {
+      if (noisy() !== before) window.__probe.changes.push(performance.now() - t0);
+      else if (performance.now() - t0 < 20000) requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  };
+  document.addEventListener("keydown", (e) => watch(e.timeStamp), true);
+  document.addEventListener("mouseup", (e) => window.__probe.watchUp && watch(e.timeStamp), true);
+  document.addEventListener("mousedown", () => (window.__probe.down = true), true);
+  document.addEventListener("mouseup", () => (window.__probe.down = false), true);
+  let last = null;
+  const frame = () => {
+    const now = noisy();
+    if (window.__probe.down && now !== last) window.__probe.frames += 1;
+    last = now;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__probe.sent.push(performance.now());
+    return send.call(this, data);
+  };
+})();
+"""
 
 
-def serve(script: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run script` on a free port; returns the process and its URL once healthy."""
-    return start_streamlit(script, ROOT, env)
-
-
-def open_settled(browser, url: str):
-    """A page on `url`, with its canvas shown and its first script run finished."""
+def open_page(browser, url: str, live: bool):
+    """A settled page on `url` with the probe installed; the app's panels live and drawn."""
     page = browser.new_page(viewport={"width": 1200, "height": 1250})
+    page.add_init_script(PROBE)
     page.goto(url)
-    page.locator("canvas.upper-canvas").wait_for(timeout=120_000)
+    if live:
+        wait_live(page, timeout=120_000)
     page.wait_for_function(IDLE, timeout=120_000, polling=20)
     return page
 
 
+def settle(page) -> None:
+    """Until the page's script has finished, twice (reruns can queue up)."""
+    for _ in range(2):
+        page.wait_for_function(IDLE, timeout=60_000, polling=20)
+        page.wait_for_timeout(150)
+
+
+def probe(page, name: str):
+    return page.evaluate(f"() => window.__probe.{name}")
+
+
+def reset(page) -> None:
+    page.evaluate(
+        "() => { window.__probe.changes = []; window.__probe.sent = []; window.__probe.frames = 0; }"
+    )
+
+
 def draw(page) -> None:
-    """The same 7-shaped stroke on either page; waits for the three panels."""
+    """The same 7-shaped stroke on either page's canvas; waits until the page has settled."""
     box = page.locator("canvas.upper-canvas").bounding_box()
     points = [(0.25, 0.2), (0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]
     page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
@@ -63,91 +123,140 @@ def draw(page) -> None:
     for fx, fy in points[1:]:
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
     page.mouse.up()
-    page.wait_for_function(f'() => document.querySelectorAll("{PANELS}").length >= 3', timeout=60_000)
-    page.wait_for_function(IDLE, timeout=60_000, polling=20)
+    page.wait_for_function("() => document.querySelector('.dn-live .dn-noisy, [data-testid=stImage] img')")
+    settle(page)
 
 
-def stroke(page, n: int) -> tuple[float, float]:
-    """Add a short stroke (a new digit for the page); seconds from mouse-up to new panels, and to idle."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
-    old = page.eval_on_selector_all(PANELS, "images => images.map(i => i.src)")
-    x, y = box["x"] + box["width"] * (0.3 + 0.05 * (n % 6)), box["y"] + box["height"] * 0.55
-    page.mouse.move(x, y)
+def key_presses(page, count: int) -> list[float]:
+    """ms from each keydown to the first frame with a changed Noisy panel (one press at a time)."""
+    times = []
+    for _ in range(count):
+        reset(page)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => window.__probe.changes.length > 0", timeout=60_000, polling=5)
+        times.append(probe(page, "changes")[0])
+        page.wait_for_function("() => window.__probe.sent.length > 0", timeout=60_000, polling=5)
+        settle(page)  # the press's own rerun is over before the next press
+    return times
+
+
+def drag_frames(page, slider: str) -> int:
+    """Frames with a new Noisy panel while the mouse drags the slider's thumb for about a second."""
+    box = page.locator(slider).bounding_box()
+    y = box["y"] + box["height"] / 2
+    reset(page)
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
     page.mouse.down()
-    page.mouse.move(x + 0.1 * box["width"], y + 0.05 * box["height"], steps=5)
+    for step in range(60):
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.01 * step), y)
+        page.wait_for_timeout(16)
+    frames = probe(page, "frames")
     page.mouse.up()
-    started = time.perf_counter()
-    page.wait_for_function(CHANGED, arg=old, timeout=60_000, polling=5)
-    panels = time.perf_counter() - started
-    page.wait_for_function(IDLE, timeout=60_000, polling=5)
-    return panels, time.perf_counter() - started
+    settle(page)
+    return frames
 
 
-def press(page, key: str) -> tuple[float, float]:
-    """Press a key on the focused slider; seconds until the Noisy panel changes, and until idle."""
-    old = page.eval_on_selector_all(PANELS, "images => images.map(i => i.src)")
-    started = time.perf_counter()
-    page.keyboard.press(key)
-    page.wait_for_function(CHANGED, arg=old, timeout=60_000, polling=5)
-    panels = time.perf_counter() - started
-    page.wait_for_function(IDLE, timeout=60_000, polling=5)
-    return panels, time.perf_counter() - started
+def burst_messages(page, presses: int = 20) -> int:
+    """Websocket frames sent for `presses` key presses 50 ms apart, until the page is idle again."""
+    reset(page)
+    for _ in range(presses):
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(600)  # the live slider's idle wait, and then some
+    settle(page)
+    return len(probe(page, "sent"))
 
 
-def cold_start(browser, script: str, env: dict[str, str] | None, processes: list) -> tuple[str, float]:
-    """Seconds from launching the server to a settled first page; the server joins `processes`."""
-    started = time.perf_counter()
-    process, url = serve(script, env)
-    processes.append(process)
-    open_settled(browser, url).close()
-    return url, time.perf_counter() - started
+def new_digits(page, count: int) -> list[float]:
+    """ms from the mouse-up ending a new stroke to the first frame with the new Noisy panel."""
+    times = []
+    page.evaluate("() => (window.__probe.watchUp = true)")
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    for n in range(count):
+        reset(page)
+        x, y = box["x"] + box["width"] * (0.3 + 0.05 * (n % 6)), box["y"] + box["height"] * 0.55
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 0.1 * box["width"], y + 0.05 * box["height"], steps=5)
+        page.mouse.up()
+        page.wait_for_function("() => window.__probe.changes.length > 0", timeout=60_000, polling=5)
+        times.append(probe(page, "changes")[0])
+        settle(page)
+    page.evaluate("() => (window.__probe.watchUp = false)")
+    return times
 
 
-def browser_latency(moves: int, strokes: int, app_env: dict[str, str]) -> tuple[dict, dict, dict[str, float]]:
-    """Slider-move and new-stroke latencies, and cold starts, for both pages."""
+def releases(page, count: int) -> list[float]:
+    """ms from the σ leaving the browser to the server's rerun with it (the download's label)."""
+    times = []
+    for n in range(count):
+        reset(page)
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight" if n % 2 else "ArrowLeft")
+        sigma = page.locator(".dn-live").get_attribute("data-sigma")
+        page.get_by_text(f"at σ {sigma} (PNG)").wait_for(timeout=60_000)
+        done = page.evaluate("() => performance.now()")
+        times.append(done - probe(page, "sent")[-1])
+        settle(page)
+    return times
+
+
+def open_inside(page) -> float:
+    """ms from clicking "Inside the model" to its first picture shown."""
+    page.get_by_text("Inside the model").click()
+    started = page.evaluate("() => performance.now()")
+    page.locator("[data-testid='stExpander'] [data-testid='stImage'] img").first.wait_for(timeout=120_000)
+    ended = page.evaluate("() => performance.now()")
+    settle(page)
+    return ended - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def browser_figures(presses: int, strokes: int, release_count: int) -> dict:
+    """Every browser measurement for both pages (alternating), and app.py's release timings."""
     from playwright.sync_api import sync_playwright
 
-    processes = []
+    processes, figures = [], {name: {} for name in PAGES}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            cold, pages = {}, {}
+            pages = {}
             for name, script in PAGES.items():
-                url, cold[name] = cold_start(
-                    browser, script, app_env if name == "app.py" else None, processes
-                )
-                pages[name] = open_settled(browser, url)
-                draw(pages[name])
-                pages[name].locator(SLIDER).focus()
-                press(pages[name], "Home")  # σ = 0; every move below reaches a σ not seen before
-            timings: dict[str, list[tuple[float, float]]] = {name: [] for name in PAGES}
-            for _ in range(moves):
-                for name, page in pages.items():
-                    timings[name].append(press(page, "ArrowRight"))
-                    time.sleep(0.05)
-            drawn: dict[str, list[tuple[float, float]]] = {name: [] for name in PAGES}
-            for n in range(strokes):
-                for name, page in pages.items():
-                    drawn[name].append(stroke(page, n))
-                    time.sleep(0.05)
+                process, url = start_streamlit(script, ROOT, dict(os.environ))
+                processes.append(process)
+                pages[name] = open_page(browser, url, live=name == "app.py")
+            pages["app.py"].get_by_role("tab", name="Draw").click()
+            pages["app.py"].locator("canvas.upper-canvas").wait_for(timeout=60_000)
+            for name, page in pages.items():
+                draw(page)
+                page.locator(SLIDERS[name]).focus()
+                page.keyboard.press("Home")
+                settle(page)
+            for name, page in pages.items():
+                page.locator(SLIDERS[name]).focus()
+                figures[name]["press"] = key_presses(page, presses)
+            for name, page in pages.items():
+                figures[name]["drag"] = drag_frames(page, SLIDERS[name])
+            for name, page in pages.items():
+                page.locator(SLIDERS[name]).focus()
+                figures[name]["burst"] = burst_messages(page)
+            for name, page in pages.items():
+                figures[name]["new digit"] = new_digits(page, strokes)
+            app = pages["app.py"]
+            figures["app.py"]["release, folded"] = releases(app, release_count)
+            figures["app.py"]["open inside"] = open_inside(app)
+            figures["app.py"]["release, open"] = releases(app, release_count)
             browser.close()
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
-    return timings, drawn, cold
-
-
-def report(title: str, timings: dict[str, list[tuple[float, float]]]) -> None:
-    """Median ms per page for one kind of interaction, and the app's ratio to the bare page."""
-    medians = {
-        name: [1000 * statistics.median(t[i] for t in rows) for i in (0, 1)] for name, rows in timings.items()
-    }
-    bare, app = medians["bare page"], medians["app.py"]
-    print(f"{title}, median of {len(timings['app.py'])} per page (ms): panels updated / script settled")
-    print(f"  {'bare page':<10} {bare[0]:7.0f} {bare[1]:9.0f}")
-    print(f"  {'app.py':<10} {app[0]:7.0f} {app[1]:9.0f}")
-    print(f"  {'ratio':<10} {app[0] / bare[0]:7.2f} {app[1] / bare[1]:9.2f}")
+    return figures
 
 
 def server_side(repeats: int) -> tuple[str, float, float]:
@@ -172,30 +281,56 @@ def server_side(repeats: int) -> tuple[str, float, float]:
             times.append(time.perf_counter() - started)
         return 1000 * statistics.median(times)
 
-    fast = median_ms(lambda: denoise(model, noisy))
-    slow = median_ms(lambda: model.predict(batch, verbose=0))
-    return entry.label, fast, slow
+    return (
+        entry.label,
+        median_ms(lambda: denoise(model, noisy)),
+        median_ms(lambda: model.predict(batch, verbose=0)),
+    )
+
+
+def report(figures: dict) -> None:
+    """The table the README shows: app.py against the bare page, as ratios."""
+    bare, app = figures["bare page"], figures["app.py"]
+
+    def row(label: str, a: float, b: float, unit: str = "ms") -> None:
+        ratio = f"{a / b:6.2f}×" if b else "     –"
+        print(f"  {label:<44} {a:9.1f} {b:9.1f} {unit:<7} {ratio}")
+
+    print(f"  {'':<44} {'app.py':>9} {'bare':>9}")
+    for q, name in ((50, "median"), (95, "p95")):
+        row(
+            f"key press → changed Noisy panel, {name}",
+            percentile(app["press"], q),
+            percentile(bare["press"], q),
+        )
+    row("frames shown during a 1 s drag", app["drag"], bare["drag"], "frames")
+    row("websocket frames sent for 20 presses", app["burst"], bare["burst"], "frames")
+    row(
+        "new digit → panels, median",
+        statistics.median(app["new digit"]),
+        statistics.median(bare["new digit"]),
+    )
+    print(f"  ({len(app['press'])} presses, {len(app['new digit'])} strokes per page)")
+    folded, opened = statistics.median(app["release, folded"]), statistics.median(app["release, open"])
+    print("app.py: σ sent → the server's rerun with it (download label), median:")
+    print(f"  Inside the model folded {folded:.0f} ms, open {opened:.0f} ms ({opened / folded:.2f}×)")
+    print(
+        f"  opening Inside the model: {app['open inside']:.0f} ms ({app['open inside'] / folded:.2f}× a release)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--moves", type=int, default=30, help="slider moves per page (at most 100)")
+    parser.add_argument("--presses", type=int, default=30, help="single key presses timed per page (≤ 100)")
     parser.add_argument("--strokes", type=int, default=5, help="strokes added to the drawing per page")
+    parser.add_argument("--releases", type=int, default=10, help="σ releases timed, folded and open")
     parser.add_argument("--repeats", type=int, default=50, help="denoise calls timed per path")
-    parser.add_argument(
-        "--no-gc-freeze", action="store_true", help="serve app.py without gc.freeze(), to see what it saves"
-    )
     args = parser.parse_args()
-    app_env = dict(os.environ, DENOISER_GC_FREEZE="0" if args.no_gc_freeze else "1")
-    timings, drawn, cold = browser_latency(min(args.moves, 100), args.strokes, app_env)
-    report("slider move → panels", timings)
-    report("new stroke on the canvas → panels", drawn)
-    print(
-        f"cold start, server launch → settled first page: app.py {cold['app.py']:.1f} s, bare page {cold['bare page']:.1f} s"
-    )
+    report(browser_figures(min(args.presses, 100), args.strokes, args.releases))
     label, fast, slow = server_side(args.repeats)
     print(
-        f"one denoise ({label}), median of {args.repeats}: predict_on_batch {fast:.1f} ms, model.predict {slow:.1f} ms ({slow / fast:.1f}× slower)"
+        f"one denoise ({label}), median of {args.repeats}: predict_on_batch {fast:.1f} ms, "
+        f"model.predict {slow:.1f} ms ({slow / fast:.1f}× slower)"
     )
 
 
