@@ -23,7 +23,7 @@ def load_model(path: str, version: tuple[int, int]) -> keras.Model | str:
         model = catalog.load_denoiser(Path(path))
     except catalog.ModelUnavailable as error:
         return str(error)
-    session.freeze_heap()  # the model's own objects need not be walked after every rerun either
+    session.freeze_heap(after="model")
     return model
 
 
@@ -36,7 +36,7 @@ def load_models(entries: list[catalog.ModelEntry]) -> dict[str, keras.Model | st
 def load_classifier(folder: str, version: tuple[int, int] | None) -> keras.Model | None:
     """The digit classifier, or None (the readings under the panels are then left out)."""
     model = catalog.load_classifier(Path(folder))
-    session.freeze_heap()
+    session.freeze_heap(after="model")
     return model
 
 

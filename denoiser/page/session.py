@@ -24,21 +24,29 @@ SIGMA = "noise_sigma"  # session state: the σ the server computes with
 SOURCES = ("MNIST sample", "Draw", "Upload")  # the first opens: a result before any click
 
 
-def freeze_heap() -> None:
-    """Move every object alive now out of the garbage collector's sight.
+def gc_policy() -> str:
+    """How the page keeps Python's garbage collector off TensorFlow's objects: DENOISER_GC.
 
-    Streamlit runs gc.collect() after every rerun; walking TensorFlow's and the models' objects
-    took 200-330 ms a rerun here, 0.1-0.6 ms once frozen (docs/page.md). DENOISER_GC_FREEZE=0
-    turns this off, for measuring what it saves.
+    "imports" (the default): freeze what the imports created, once, and let `runner.postScriptGC =
+    false` (.streamlit/config.toml) stop Streamlit's collection after every rerun; models a cache
+    evicts can then be freed. "models": also freeze after every model load (what the page did
+    before: evicted models stay forever). "off": neither, for measuring (bench/gc_policy.py).
     """
-    if os.environ.get("DENOISER_GC_FREEZE") != "0":
+    policy = os.environ.get("DENOISER_GC", "imports").strip().lower()
+    return policy if policy in ("imports", "models", "off") else "imports"
+
+
+def freeze_heap(after: str = "imports") -> None:
+    """Move every object alive now out of the collector's sight, if the policy freezes `after` this."""
+    policy = gc_policy()
+    if policy == "models" or (policy == "imports" and after == "imports"):
         gc.freeze()
 
 
 @st.cache_resource
 def freeze_imports() -> None:
-    """Freeze the heavy imports, once per process."""
-    freeze_heap()
+    """Freeze the heavy imports (TensorFlow, Keras, Streamlit), once per process."""
+    freeze_heap("imports")
 
 
 def init_state() -> None:
