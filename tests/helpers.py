@@ -68,7 +68,13 @@ def point_page_at(
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(runs))
     monkeypatch.setenv("MNIST_DIR", str(mnist))
     monkeypatch.setenv("DENOISER_TRAIN_SIZES", str(train_size))
-    for name in ("DENOISER_ALLOW_TRAINING", "DENOISER_MAX_EPOCHS", "DENOISER_KEEP_RUNS"):
+    for name in (
+        "DENOISER_TRAINING",
+        "DENOISER_MAX_EPOCHS",
+        "DENOISER_KEEP_RUNS",
+        "DENOISER_MAX_IMAGES",
+        "DENOISER_COOLDOWN_S",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

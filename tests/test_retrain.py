@@ -1,8 +1,10 @@
 """Retraining from the sidebar: the page through AppTest, and the pieces behind it directly.
 
-Training runs on 512 digits (DENOISER_TRAIN_SIZES=512, 2 batches an epoch) so each job takes
-seconds. Two AppTest instances in one process share `st.cache_resource`, so they stand for
-two visitors of one server; each test has its own runs folder and so its own training slot.
+Training runs on 2,048 digits (DENOISER_TRAIN_SIZES=2048, 8 batches an epoch) in a real child
+process, so a job takes seconds. Two AppTest instances in one process share `st.cache_resource`,
+so they stand for two visitors of one server; each test has its own runs folder and so its own
+training slot. A reload is a new AppTest whose URL carries the owner's token. Tests wait for
+what the job reports, never for a length of time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -27,8 +28,9 @@ from denoiser.train import Progress, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
-SIZE = 512
-LONG_EPOCHS = 20  # long enough to act on the job while it runs; the tests cancel it
+SIZE = 2048
+GOOD_EPOCHS = 8  # 64 batches: a model better than the noisy input at σ 0.5
+LONG_EPOCHS = 1000  # outlasts every test: each one cancels it
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
     weights = tmp_path_factory.mktemp("weights")
     folder = tmp_path_factory.mktemp("retrain") / "runs"
     point_page_at(monkeypatch, weights, folder, mnist_path, SIZE)
+    monkeypatch.setenv("DENOISER_MAX_EPOCHS", str(LONG_EPOCHS))
     return folder
 
 
@@ -64,18 +67,22 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     shipped = {p.name: p.stat().st_mtime_ns for p in weights.iterdir()}
     owner, other = open_page(SAMPLE), open_page(SAMPLE)
     assert not other.exception and "Takes about" in sidebar_text(owner)  # the estimate, from the sidecar
-    start(owner, epochs=2)
+    start(owner, epochs=GOOD_EPOCHS)
     assert not owner.exception and "retrain_start" not in button_keys(owner)
     state = slot_of(runs).wait(300)
-    assert state.status == "done", state.message
-    assert state.config.epochs == 2 and state.config.train_size == SIZE and state.config.sigma == 0.5
+    assert state.status == "done" and state.better, state.message
+    assert (
+        state.config.epochs == GOOD_EPOCHS and state.config.train_size == SIZE and state.config.sigma == 0.5
+    )
     owner.run()
     assert owner.session_state["model"] == state.result_key  # selected for the visitor who trained it
     assert owner.radio(key="model").value == state.result_key
     assert "(retrained)" in owner.radio(key="model").format_func(state.result_key)
     table = owner.sidebar.markdown[-1].value
     assert "| σ | new | classic | Δ |" in table and table.count("\n| 0.") == 5
-    assert "Saved as" in owner.sidebar.success[0].value
+    assert "Saved as" in owner.sidebar.success[0].value and "better than the noisy input" in sidebar_text(
+        owner
+    )
     other.run()
     label = owner.radio(key="model").format_func(state.result_key)
     assert label in other.radio(key="model").options  # listed for everyone...
@@ -87,7 +94,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     assert owner.session_state["model"] == "weights/classic"
     assert owner.run().session_state["model"] == "weights/classic"
     assert sorted(p.name for p in runs.iterdir()) == sorted(
-        [f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
+        [jobs.LOCK_NAME, f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
     )
     assert {p.name: p.stat().st_mtime_ns for p in weights.iterdir()} == shipped  # weights/ untouched
 
@@ -109,7 +116,7 @@ def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs
     state = slot.wait(60)
     assert state.status == "cancelled"
     assert state.progress.epoch < LONG_EPOCHS
-    assert not runs.exists() or not list(runs.iterdir())
+    assert [p.name for p in runs.iterdir()] == [jobs.LOCK_NAME]
     at.run()
     assert "cancelled: nothing was saved" in sidebar_text(at)
     assert "retrain_start" in button_keys(at)
@@ -129,10 +136,54 @@ def test_a_second_visitor_sees_the_running_job_and_cannot_start_another(runs):
     racing.button(key="retrain_start").click().run()  # pressed a moment after the owner
     assert "already running on this server" in sidebar_text(racing)
     state = slot.snapshot()
-    assert state.owner == owner.session_state[retrain.VISITOR] and state.status == "running"
+    assert state.owner == owner.query_params[retrain.TOKEN] and state.status == "running"
     assert not slot.cancel(racing.session_state[retrain.VISITOR])  # and cannot cancel it either
     owner.run().button(key="retrain_cancel").click().run()
     assert slot.wait(60).status == "cancelled"
+
+
+def test_a_reload_keeps_cancel_and_the_snapshots_for_the_owner_only(runs):
+    owner = start(open_page(SAMPLE), epochs=LONG_EPOCHS)
+    slot = slot_of(runs)
+    token = owner.query_params[retrain.TOKEN]
+    assert slot.snapshot().owner == token
+    assert wait_for(lambda: len(slot.snapshot().snapshots) >= 2)  # the child denoises the digit as it learns
+    reloaded = open_page(SAMPLE)  # the same URL in a new session: what a reload is
+    reloaded.query_params[retrain.TOKEN] = token
+    reloaded.run()
+    stranger = open_page(SAMPLE)
+    assert "retrain_cancel" in button_keys(reloaded) and "retrain_cancel" not in button_keys(stranger)
+    (strip,) = reloaded.sidebar.image
+    assert len(strip.captions) >= 2 and strip.captions[0].startswith("epoch ")
+    assert "Your digit, denoised by the model being trained" in sidebar_text(reloaded)
+    assert "Your digit" not in sidebar_text(stranger) and "already running" in sidebar_text(stranger)
+    reloaded.button(key="retrain_cancel").click().run()
+    assert slot.wait(30).status == "cancelled"
+    assert "Training cancelled: nothing was saved" in sidebar_text(reloaded.run())
+
+
+def test_a_model_worse_than_the_noisy_input_is_not_selected_and_the_page_says_why(runs):
+    owner = start(open_page(SAMPLE), epochs=2)  # 16 batches: a grey blur
+    state = slot_of(runs).wait(300)
+    assert state.status == "done" and not state.better and state.result_key is None
+    owner.run()
+    assert owner.session_state["model"] == "weights/classic"
+    warning = owner.sidebar.warning[0].value
+    assert warning.startswith("The new model is worse than no denoising at σ 0.5 (")
+    assert "(retrained)" not in " ".join(owner.radio(key="model").options)
+
+
+def test_a_visitor_whose_selected_model_was_pruned_is_told(runs):
+    runs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(WEIGHTS / "classic.keras", runs / "theirs.keras")
+    sidecar = json.loads((WEIGHTS / "classic.json").read_text()) | {"name": "their model", "retrained": True}
+    (runs / "theirs.json").write_text(json.dumps(sidecar))
+    at = open_page(SAMPLE)
+    at.radio(key="model").set_value("runs/theirs").run()
+    jobs.remove_model(runs / "theirs.keras")  # what pruning does after someone else's training
+    at.run()
+    assert not at.exception and at.session_state["model"] == "weights/classic"
+    assert "The model you had selected, their model (retrained), was removed" in at.sidebar.warning[0].value
 
 
 def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
@@ -142,13 +193,13 @@ def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
     shutil.copytree(mnist_path, broken)
     (broken / "t10k-images-idx3-ubyte.gz").write_bytes(b"this is not gzip")
     monkeypatch.setenv("MNIST_DIR", str(broken))
-    at = start(open_page(SAMPLE), epochs=1)
-    state = slot_of(runs).wait(60)
+    at = start(open_page(SAMPLE), epochs=2)
+    state = slot_of(runs).wait(120)
     assert state.status == "failed" and "not a readable gzip file" in state.message
     at.run()
     assert "not a readable gzip file" in at.sidebar.error[0].value
     assert "retrain_start" in button_keys(at)  # the slot is free again
-    assert not runs.exists() or not list(runs.iterdir())
+    assert [p.name for p in runs.iterdir()] == [jobs.LOCK_NAME]
 
 
 def test_missing_data_is_named_and_no_training_is_offered(runs, tmp_path, monkeypatch):
@@ -175,15 +226,20 @@ def test_an_unwritable_runs_folder_disables_training(runs, tmp_path, monkeypatch
 
 
 def test_training_can_be_switched_off_and_epochs_capped(runs, monkeypatch):
-    monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "0")
+    monkeypatch.setenv("DENOISER_TRAINING", "off")
     at = open_page(SAMPLE)
     assert not at.exception
     assert "Retrain" not in [h.value for h in at.sidebar.header]
     assert button_keys(at) == {"reset_models"}  # choosing a shipped model again stays possible
-    monkeypatch.setenv("DENOISER_ALLOW_TRAINING", "1")
+    monkeypatch.setenv("DENOISER_TRAINING", "on")
     monkeypatch.setenv("DENOISER_MAX_EPOCHS", "4")
     at = open_page(SAMPLE)
     assert at.slider(key="retrain_epochs").proto.max == 4
+    monkeypatch.setenv("DENOISER_MAX_IMAGES", str(3 * SIZE))  # 4 epochs × 2,048 digits is over it
+    at.slider(key="retrain_epochs").set_value(4).run()
+    assert "Too long for this server: epochs × digits is 8,192" in at.sidebar.error[0].value
+    assert "retrain_start" not in button_keys(at)
+    monkeypatch.delenv("DENOISER_MAX_IMAGES")
     monkeypatch.setenv("DENOISER_MAX_EPOCHS", "many")
     at = open_page(SAMPLE)
     assert "DENOISER_MAX_EPOCHS must be a whole number" in at.sidebar.error[0].value
@@ -207,21 +263,13 @@ def test_the_blind_choice_trains_the_recipe_in_blind_json_over_a_sigma_range(run
     assert "blind trained at 1,000 digits/s" in sidebar_text(at)
     captured = {}
     monkeypatch.setattr(
-        jobs.TrainingJobs, "start", lambda self, owner, config: captured.setdefault("c", config) and True
+        jobs.TrainingJobs,
+        "start",
+        lambda self, owner, config, *args, **kwargs: captured.setdefault("c", config),
     )
     at.button(key="retrain_start").click().run()
     config = captured["c"]
     assert (config.model, config.sigma, config.sigma_range, config.loss) == ("unet", None, (0.2, 0.6), "mse")
-
-
-def test_page_runs_leave_keras_state_alone_so_the_training_thread_keeps_its_layer_names(runs):
-    from keras.src.backend.common import global_state
-
-    tracker = global_state.GLOBAL_STATE_TRACKER
-    open_page(SAMPLE).run()
-    # Streamlit clears Keras's session after every run; that replaced this object under the
-    # training thread mid-build, which then failed with 'The name "conv2d" is used 2 times'.
-    assert global_state.GLOBAL_STATE_TRACKER is tracker
 
 
 # The pieces behind the page, directly.
@@ -261,17 +309,33 @@ def test_options_come_from_the_environment_and_malformed_ones_are_named():
     assert jobs.Options.from_env({}) == jobs.Options()
     options = jobs.Options.from_env(
         {
-            "DENOISER_ALLOW_TRAINING": "off",
+            "DENOISER_TRAINING": "off",
             "DENOISER_MAX_EPOCHS": "3",
             "DENOISER_TRAIN_SIZES": "6000, 512",
             "DENOISER_KEEP_RUNS": "2",
+            "DENOISER_MAX_IMAGES": "100000",
+            "DENOISER_COOLDOWN_S": "600",
+            "DENOISER_TRAINING_THREADS": "3",
         }
     )
-    assert options == jobs.Options(allowed=False, max_epochs=3, train_sizes=(512, 6000), keep=2)
+    assert options == jobs.Options(
+        allowed=False,
+        max_epochs=3,
+        train_sizes=(512, 6000),
+        keep=2,
+        max_images=100000,
+        cooldown_s=600,
+        threads=3,
+    )
+    big = TrainConfig.for_model("classic", epochs=2, train_size=60000)
+    assert options.over_cap(big) == "epochs × digits is 120,000; this server allows at most 100,000"
+    assert jobs.Options.from_env({"DENOISER_TRAINING": "on"}).allowed
     for name, value in [
         ("DENOISER_MAX_EPOCHS", "0"),
         ("DENOISER_TRAIN_SIZES", "70000"),
         ("DENOISER_KEEP_RUNS", "x"),
+        ("DENOISER_TRAINING", "maybe"),
+        ("DENOISER_COOLDOWN_S", "-1"),
     ]:
         with pytest.raises(ValueError, match=name):
             jobs.Options.from_env({name: value})
@@ -337,13 +401,15 @@ def test_durations_and_the_estimate_read_as_a_person_would():
     assert "No time estimate" in retrain.estimate_text(config, None)
 
 
-def test_a_saved_retrained_model_keeps_the_contract(tmp_path, mnist):
-    slot = jobs.TrainingJobs(tmp_path, load_data=lambda: mnist, validation_size=200, keep=1)
-    for _ in range(2):
-        assert slot.start("alice", TrainConfig.for_model("classic", epochs=1, train_size=SIZE, val_size=128))
-        state = slot.wait(120)
-        assert state.status == "done", state.message
-        time.sleep(1.1)  # names carry the second they were saved
+def test_the_oldest_retrained_model_is_pruned_and_the_new_one_keeps_the_contract(
+    tmp_path, mnist_path, monkeypatch
+):
+    monkeypatch.setenv("MNIST_DIR", str(mnist_path))
+    tmp_path.joinpath("older.keras").write_bytes((WEIGHTS / "classic.keras").read_bytes())
+    slot = jobs.TrainingJobs(tmp_path, validation_size=200, keep=1)
+    slot.start("alice", TrainConfig.for_model("classic", epochs=GOOD_EPOCHS, train_size=SIZE, val_size=128))
+    state = slot.wait(300)
+    assert state.status == "done", state.message
     (entry,) = catalog.discover(tmp_path / "none", tmp_path)  # keep=1: the older one was removed
     assert entry.key == state.result_key and entry.retrained and entry.scores == state.scores
     model = keras.models.load_model(entry.path, compile=False)
