@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 import streamlit as st  # noqa: E402
 
-from denoiser.page import catalog, inputs, inside, picker, resources, results, retrain, session  # noqa: E402
+from denoiser.page import catalog, inputs, inside, live, picker, resources, results, retrain, session  # noqa: E402
 
 STYLE = """<style>
 [data-testid='stImage'] img {image-rendering: pixelated;}
@@ -30,6 +30,7 @@ def main() -> None:
     st.set_page_config(page_title="Denoising autoencoder", page_icon="✏️")
     session.freeze_imports()
     session.init_state()
+    live.start_run()
     st.html(STYLE)
     st.title("Denoising autoencoder")
     st.caption("Pick, draw or upload a digit, add Gaussian noise, and watch a small network take it away.")

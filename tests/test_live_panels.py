@@ -45,11 +45,21 @@ def server_sweep():
 
 @pytest.fixture
 def sent_frames():
-    """Websocket frames the page sends to the server, counted from before it loads."""
-    frames: list[str] = []
+    """Websocket frames the page sends to the server, counted from before it loads; the sizes of
+    the frames it receives are in `frames.received`."""
+
+    class Frames(list):
+        received: list[int]
+
+    frames = Frames()
+    frames.received = []
 
     def listen(page):
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
+        def watch(ws):
+            ws.on("framesent", lambda payload: frames.append(payload))
+            ws.on("framereceived", lambda payload: frames.received.append(len(payload)))
+
+        page.on("websocket", watch)
 
     return frames, listen
 
@@ -113,13 +123,15 @@ def test_keys_move_by_their_steps_and_a_burst_sends_one_sigma(server, chromium, 
             page.keyboard.press(key)
             assert live_sigma(page) == shown, key  # drawn by the keydown itself, before any reply
         settle(page)
-        before = len(frames)
+        before, received = len(frames), len(frames.received)
         for _ in range(20):
             page.keyboard.press("ArrowRight")
         assert live_sigma(page) == "0.20"
         server_text(page, r"at σ 0\.20")  # the server heard the burst's end (the download's label)
         settle(page)
         assert len(frames) - before <= 3
+        # The rerun did not send the digit's ~130 kB sweep again: it was the same message.
+        assert sum(frames.received[received:]) < 40_000
         assert page.get_by_role("radio", name=re.compile(r"at σ 0\.20")).count() >= 1  # the sidebar too
 
 

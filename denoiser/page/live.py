@@ -66,9 +66,23 @@ def take_sigma() -> None:
         session.set_sigma(value, from_live_slider=True)
 
 
+MOUNTED = "live_mounted"  # session state: whether the last full run drew the component
+
+
 def mount(data: dict[str, Any]) -> bool:
     """Draw the component with `data` (see `payload.with_sigma`); False when there is no component."""
     if COMPONENT is None:
         return False
     COMPONENT(key=KEY, data=data, on_sigma_change=take_sigma, on_ready_change=lambda: None)
+    st.session_state[MOUNTED] = True
     return True
+
+
+def start_run() -> None:
+    """At the top of every full run: the component counts as drawn only if this run draws it."""
+    st.session_state[f"{MOUNTED}_before"] = st.session_state.pop(MOUNTED, False)
+
+
+def remounted() -> bool:
+    """True when this run draws the component and the previous one did not."""
+    return not st.session_state.get(f"{MOUNTED}_before", False)

@@ -55,7 +55,8 @@ def show(
     compared = comparisons(entries, loaded, clean, field) if compare else ()
     identity = payload.sweep_id(entry.key, entry.version, clean, field, [c.label for c in compared])
     data = live_data(result, readings, compared, identity, clean, f"Denoised ({entry.label})")
-    live.mount(payload.with_sigma(data, sigma, session.sigma_serial(), live.ready()))
+    server_sigma, serial = session.server_sigma(live.remounted())
+    live.mount(payload.with_sigma(data, server_sigma, serial, live.ready()))
     download(entry, model, clean, field, sigma)
 
 

@@ -71,13 +71,19 @@ def set_sigma(value: float, from_live_slider: bool = False) -> None:
         st.session_state.sigma_from_slider = value  # an echo of the slider: the browser keeps its thumb
 
 
-def sigma_serial() -> int:
-    """A counter that moves whenever σ was set by anything but the live slider itself."""
+def server_sigma(remounted: bool) -> tuple[float, int]:
+    """(σ, serial) for the live panels: the serial moves whenever σ was set by anything but the
+    live slider itself, or the panels are new in the browser (they start from the server's σ).
+
+    Between such changes both stay the same, however often the visitor moves the slider, so the
+    panels' data is the same message on every rerun of one digit and Streamlit sends it once
+    (its message cache replaces a repeated message of 10 kB or more by a reference).
+    """
     state = st.session_state
-    if state.get("sigma_from_slider") != state[SIGMA]:
+    if remounted or state.get("sigma_from_slider") != state[SIGMA]:
         state.sigma_serial = state.get("sigma_serial", 0) + 1
-        state.sigma_from_slider = state[SIGMA]
-    return state.sigma_serial
+        state.sigma_from_slider = state.sigma_applied = state[SIGMA]
+    return state.sigma_applied, state.sigma_serial
 
 
 def fallback_slider() -> None:
