@@ -1,10 +1,11 @@
 """Faults the page must survive: a server killed while training or saving, broken weight files,
 a runs folder that cannot be written, no dataset and no network, a read-only app folder.
 
-The killed server is a real process: a subprocess runs a retraining through `jobs.TrainingJobs`
-(the page's training slot) and is killed with SIGKILL mid-epoch, mid-write of the model file,
-just before its rename, and between the model's rename and its sidecar's. What a restarted
-server then finds is checked through the catalog and through the page (AppTest). The rest
+Trainings are real child processes (`denoiser.worker`, started by `jobs.TrainingJobs`): one that
+kills itself with SIGKILL mid-write of the model file, just before its rename, or between the
+model's rename and its sidecar's, and a server process SIGKILLed mid-epoch (its child goes with
+it). What the server, or a restarted one, then finds is checked through the catalog and through
+the page (AppTest). The rest
 runs the page through AppTest against temporary folders. docs/robustness.md lists each fault
 with the test that proves it, including those tests/test_app.py, tests/test_retrain.py and
 tests/test_space.py already cover.
@@ -19,16 +20,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from helpers import SAMPLE, button_keys, captions, open_page, point_page_at, sidebar_text
+from helpers import SAMPLE, button_keys, captions, open_page, point_page_at, sidebar_text, wait_for
 from streamlit.testing.v1 import AppTest
 
-from denoiser.page import catalog, jobs, retrain
+from denoiser.page import catalog, jobs
 from denoiser.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,16 +66,13 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-# A server killed while it trains or saves.
+# A training child killed while it saves, and a server killed while it trains.
 
-TRAINING_SERVER = """
-import os, signal, sys, time
-from pathlib import Path
-from denoiser import storage
-from denoiser.page import jobs
-from denoiser.train import TrainConfig
+DYING_WORKER = """
+import os, signal, sys
+from denoiser import storage, worker
 
-runs, kill_at = Path(sys.argv[1]), sys.argv[2]
+kill_at = sys.argv[1]
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -98,100 +95,73 @@ if kill_at == "while writing the model file":
 storage.os.replace = replace_then_maybe_die
 if kill_at == "before the sidecar":
     storage.write_json_atomic = die
-
-slot = jobs.TrainingJobs(runs, validation_size=200)
-epochs = 200 if kill_at == "mid-epoch" else 1
-slot.start("visitor", TrainConfig.for_model("classic", epochs=epochs, train_size=512, val_size=128))
-while True:
-    state = slot.snapshot()
-    if state.progress is not None and state.progress.images_seen > 0:
-        print("training", flush=True)
-        break
-    if not state.active:
-        break
-    time.sleep(0.05)
-print(slot.wait().status, slot.snapshot().message, flush=True)
+os._exit(worker.main())
 """
 
-KILL_POINTS = ["mid-epoch", "while writing the model file", "before the rename", "before the sidecar"]
-
-
-def run_and_kill(runs: Path, kill_at: str) -> None:
-    """Run the training server; killed by us mid-epoch, or by itself at the chosen point of the save."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-c", TRAINING_SERVER, str(runs), kill_at]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        if kill_at == "mid-epoch":
-            assert process.stdout.readline().strip() == b"training", process.stderr.read()[-2000:]
-            time.sleep(0.5)
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=180)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
+KILL_POINTS = ["while writing the model file", "before the rename", "before the sidecar"]
+GOOD = dict(epochs=8, train_size=2048, val_size=128)  # a model better than the noisy input: it is saved
 
 
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
-def test_a_server_killed_while_training_or_saving_leaves_every_model_whole_and_a_free_slot(kill_at, folders):
+def test_a_child_killed_while_saving_leaves_every_model_whole_and_the_machine_free(kill_at, folders):
     weights, runs = folders
     before_weights, before_runs = snapshot(weights), snapshot(runs)
-    run_and_kill(runs, kill_at)
+    dying = (sys.executable, "-c", DYING_WORKER, kill_at)
+    slot = jobs.TrainingJobs(runs, validation_size=200, worker_command=dying)
+    slot.start("visitor", TrainConfig.for_model("classic", **GOOD))
+    state = slot.wait(300)
+    assert state.status == "failed"
+    assert state.message == "training failed: the training process ended unexpectedly (exit status -9)"
 
-    # The models that were there are untouched and load.
+    # The models that were there are untouched and load; what the killed save left is gone
+    # (a temporary, or a model whose sidecar never came), and the lock is free.
     assert snapshot(weights) == before_weights
-    after = snapshot(runs)
-    assert {name: after.get(name) for name in before_runs} == before_runs
-    assert catalog.load_denoiser(runs / "earlier.keras").output_shape == (None, 28, 28, 1)
+    assert snapshot(runs) == before_runs | {jobs.LOCK_NAME: b""}
+    for entry in catalog.discover(weights, runs):
+        catalog.load_denoiser(entry.path)
+    assert slot.lock.holder() is None
 
-    # What the killed save left: a dot-file temporary (never listed), or a whole model whose
-    # sidecar never came (listed without a description, and loadable).
-    new = sorted(set(after) - set(before_runs))
-    temporaries = [name for name in new if name.startswith(".")]
-    visible = [name for name in new if not name.startswith(".")]
-    if kill_at in ("while writing the model file", "before the rename"):
-        assert len(temporaries) == 1 and temporaries[0].endswith(".tmp.keras") and not visible
-    elif kill_at == "before the sidecar":
-        assert len(visible) == 1 and visible[0].endswith(".keras") and not temporaries
-    else:
-        assert new == []  # nothing is written before the last epoch ends
-    entries = catalog.discover(weights, runs)
-    assert not any(e.path.name.startswith(".") for e in entries)
-    for entry in entries:
-        catalog.load_denoiser(entry.path)  # raises ModelUnavailable for a half-written file
-    keys = [e.key for e in entries]
-    assert keys[:1] == ["weights/classic"] and "runs/earlier" in keys
-    if kill_at == "before the sidecar":
-        orphan = next(e for e in entries if e.key == f"runs/{Path(visible[0]).stem}")
-        assert orphan.description.startswith("No description") and orphan.scores == []
-
-    # A restarted server: its page works, lists no temporary, and its training slot is free.
+    # The page works, lists no temporary, and offers training again.
     at = open_page(SAMPLE)
     assert_panels(at, "classic")
     options = at.radio(key="model").options
     assert not any(".tmp" in option or "unavailable" in option for option in options)
     assert "retrain_start" in button_keys(at) and "already running" not in sidebar_text(at)
-    assert retrain.training_slot(str(runs), jobs.KEEP_RUNS).snapshot().status == "idle"
 
 
-def test_a_restarted_server_trains_and_saves_beside_a_dead_servers_temporary(folders, mnist):
+KILLED_SERVER = """
+import sys
+from denoiser.page import jobs
+from denoiser.train import TrainConfig
+slot = jobs.TrainingJobs(sys.argv[1], validation_size=200)
+slot.start("visitor", TrainConfig.for_model("classic", epochs=200, train_size=512, val_size=128))
+print("started", flush=True)
+slot.wait()
+"""
+
+
+def test_a_server_killed_mid_epoch_leaves_every_model_whole_and_a_restarted_page_a_free_machine(folders):
     weights, runs = folders
-    run_and_kill(runs, "before the rename")
-    (leftover,) = [p for p in runs.iterdir() if p.name.startswith(".")]
-    slot = jobs.TrainingJobs(runs, load_data=lambda: mnist, validation_size=200)
-    assert slot.start(
-        "next visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE, val_size=128)
+    before_weights, before_runs = snapshot(weights), snapshot(runs)
+    server = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SERVER, str(runs)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
-    state = slot.wait(180)
-    assert state.status == "done", state.message
-    keys = [e.key for e in catalog.discover(weights, runs)]
-    assert state.result_key in keys and "runs/earlier" in keys and len(keys) == 3
-    assert leftover.exists()  # a fresh temporary could be another save in progress: kept for 10 minutes
-    os.utime(leftover, (time.time() - jobs.STALE_TEMPORARY_S - 1,) * 2)
-    jobs.prune(runs, jobs.KEEP_RUNS)
-    assert not leftover.exists()
+    lock = jobs.MachineLock(runs / jobs.LOCK_NAME)
+    try:
+        assert server.stdout.readline().strip() == "started"
+        assert lock.holder() is not None
+        server.send_signal(signal.SIGKILL)
+        server.wait(30)
+        assert wait_for(lambda: lock.holder() is None, timeout=10)  # its child went with it
+    finally:
+        server.kill()
+        server.wait()
+    assert snapshot(weights) == before_weights
+    assert {name: body for name, body in snapshot(runs).items() if name != jobs.LOCK_NAME} == before_runs
+    at = open_page(SAMPLE)  # a restarted server
+    assert_panels(at, "classic")
+    assert "retrain_start" in button_keys(at) and "already running" not in sidebar_text(at)
+    assert (runs / jobs.LOCK_NAME).read_bytes() == b""  # the dead job's record is cleared
 
 
 # Broken weight files.
@@ -222,7 +192,7 @@ def test_a_broken_weights_file_disables_that_model_with_a_message_and_the_others
     assert picker.value == "weights/classic"  # the broken default is passed over
     assert picker.options[0] == "blind · unavailable"
     reason = picker.proto.captions[0]
-    assert reason.startswith("blind.keras could not be loaded (") and "\n" not in reason
+    assert reason == "blind.keras could not be loaded: damaged or not a Keras model file"
     assert_panels(at, "classic")
     picker.set_value("weights/blind").run()
     assert not at.exception
@@ -271,19 +241,22 @@ def test_a_runs_path_that_is_a_file_disables_training_and_the_page_serves(folder
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(blocker))
     at = open_page(SAMPLE)
     assert_panels(at, "classic")
-    assert f"the runs folder {blocker} cannot be created ({blocker} is not a folder)" in sidebar_text(at)
+    assert "the runs folder cannot be created (a file is in its way)" in sidebar_text(at)
+    assert str(blocker) not in sidebar_text(at)
     assert "retrain_start" not in button_keys(at)
 
 
-def test_a_runs_folder_lost_during_training_fails_the_job_with_its_reason_and_frees_the_slot(tmp_path, mnist):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("the runs folder was here")
-    slot = jobs.TrainingJobs(blocker / "runs", load_data=lambda: mnist, validation_size=200)
-    assert slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE, val_size=128))
-    state = slot.wait(180)
+def test_a_runs_folder_lost_during_training_fails_the_job_in_plain_words_and_frees_the_machine(tmp_path):
+    runs = tmp_path / "runs"
+    slot = jobs.TrainingJobs(runs, validation_size=200)
+    slot.start("visitor", TrainConfig.for_model("classic", **GOOD))
+    assert wait_for(lambda: slot.snapshot().status == "running", timeout=300)
+    runs.rename(tmp_path / "moved")
+    runs.write_text("a file where the runs folder was")
+    state = slot.wait(300)
     assert state.status == "failed" and state.message.startswith("training failed: ")
-    assert "Not a directory" in state.message and "\n" not in state.message
-    assert not slot.snapshot().active
+    assert "Errno" not in state.message and str(tmp_path) not in state.message and "\n" not in state.message
+    assert not slot.snapshot().active and slot.lock.holder() is None
 
 
 # No dataset and no network.
@@ -308,16 +281,16 @@ def test_without_data_or_network_the_page_serves_samples_and_training_says_what_
     assert_panels(at, "classic")
     warning = at.sidebar.warning[0].value
     assert warning.startswith("Training is unavailable: MNIST is not available offline: MNIST_DIR is not set")
-    assert str(home / ".keras" / "datasets" / "mnist.npz") in warning and "MNIST_DIR=/that/folder" in warning
+    assert "(~/.keras/datasets/mnist.npz)" in warning and "MNIST_DIR=/that/folder" in warning
+    assert str(home) not in warning
     assert "retrain_start" not in button_keys(at)
     at.selectbox(key="sample_digit").set_value(8).run()  # the bundled digits need no dataset
     assert_panels(at, "classic")
 
-    # A job started anyway (by code) fails with the same advice and frees the slot.
+    # A job started anyway (by code) is refused before any work, with the same advice.
     slot = jobs.TrainingJobs(runs)
-    assert slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE))
-    state = slot.wait(60)
-    assert state.status == "failed" and "not available offline and could not be downloaded" in state.message
+    with pytest.raises(jobs.StartRefused, match="MNIST is not available offline"):
+        slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE))
     assert not list(runs.glob("*.tmp.*")) and not home.joinpath(".keras", "datasets").exists()
 
 
@@ -333,8 +306,10 @@ def test_a_corrupt_keras_cache_is_reported_not_trusted(folders, monkeypatch, tmp
     monkeypatch.delenv("KERAS_HOME", raising=False)
     assert jobs.data_problem() is None
     monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    for proxy in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):  # the child is offline too
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
     slot = jobs.TrainingJobs(runs)
-    assert slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE))
+    slot.start("visitor", TrainConfig.for_model("classic", epochs=2, train_size=SIZE))
     state = slot.wait(120)
     assert state.status == "failed" and state.message.startswith("training failed: MNIST is not available")
     assert_panels(open_page(SAMPLE), "classic")

@@ -52,6 +52,7 @@ IMPROVED_RECIPE = "unet_residual"  # the improved model's recipe when weights/bl
 OFF = ("0", "false", "no", "off")  # DENOISER_TRAINING values that hide the section
 STALE_TEMPORARY_S = 600  # a save's temporary this old was left by a killed process (no lock needed)
 LOCK_NAME = ".training.lock"
+WORKER = (sys.executable, "-m", "denoiser.worker")  # the child: a fresh interpreter, never a fork
 KILL_AFTER_S = 1.0  # after SIGTERM, SIGKILL follows this much later: cancel ends a job within 2 s
 
 
@@ -242,9 +243,15 @@ class TrainingJobs:
     """This server's view of the machine's one training: start, follow, cancel."""
 
     def __init__(
-        self, runs_dir: Path, keep: int = KEEP_RUNS, validation_size: int = VALIDATION_SIZE, threads: int = 1
+        self,
+        runs_dir: Path,
+        keep: int = KEEP_RUNS,
+        validation_size: int = VALIDATION_SIZE,
+        threads: int = 1,
+        worker_command: tuple[str, ...] = WORKER,
     ) -> None:
         self.runs_dir = Path(runs_dir)
+        self.worker_command = list(worker_command)  # tests put a worker that dies mid-save here
         self.keep = keep
         self.validation_size = validation_size
         self.threads = threads
@@ -360,7 +367,7 @@ class TrainingJobs:
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "denoiser.worker"],
+            self.worker_command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,
