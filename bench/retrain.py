@@ -1,24 +1,28 @@
-"""Retraining inside the app: does it train as fast as the command line, and does the page stay quick?
+"""Retraining from the page: does the page stay quick, does the child train as fast, and is every offered setting useful?
 
-Serves app.py (runs folder in a temporary directory) and drives it in a real browser, as a
-visitor would: draws a 7, then presses *Start training* in the sidebar. The job runs in the
-server's training thread (jobs.TrainingJobs) while the page polls its progress every second;
-its images/s comes from the sidecar the app saves. `python -m denoiser train` then trains the
-same config (same model, digits, epochs, batch size, σ, loss, schedule, seed) in its own
-process and prints its images/s. The two alternate, `--rounds` times each.
+Three measurements, each printed as a Markdown table (the README and docs/retrain.md show them):
 
-Then the σ slider, moved one step at a time (bench/latency.py's measuring code): slider →
-updated Noisy panel, idle, then for as long as one more training runs (that job's images/s
-is reported too), then idle again.
+1. `panels`: app.py served with a runs folder in a temporary directory, driven in chromium as a
+   visitor would. A new stroke on the canvas (a new digit) → the first frame with the new Noisy
+   panel (bench/latency.py's probe and `new_digits`), idle, then while a training runs (started
+   from the sidebar: classic, 60,000 digits, as many epochs as it takes; cancelled after), then
+   idle again. Target: during a training at most 1.3 × idle.
+2. `speed`: the page's training child (`jobs.TrainingJobs`, the page's own path) against
+   `python -m denoiser train` with the same config, both at this machine's defaults, and the
+   command line again with the child's thread limits (to tell threads from overhead).
+   Target: child ≥ 0.95 × command line.
+3. `table`: every corner of what the sidebar offers (the smallest and the default run, at the
+   lowest, default and highest σ; blind at its smallest run), each trained by the child as the
+   page trains it: wall time from Start to the verdict, PSNR on the last 1,000 test digits at
+   σ 0.1 / 0.5 / 0.9, the noisy input's PSNR at the training σ, and the verdict.
 
-    python bench/retrain.py                         # classic, 20,000 digits × 3 epochs, 2 rounds
-    python bench/retrain.py --model unet_residual --train-size 6000 --epochs 1
+    python bench/retrain.py                    # all three (about 15 minutes on 2 cores)
+    python bench/retrain.py --only table       # or panels, speed
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -34,29 +38,42 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import latency  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit  # noqa: E402
 
-from denoiser import models  # noqa: E402
 from denoiser.page import catalog, jobs  # noqa: E402
 from denoiser.train import TrainConfig  # noqa: E402
 
-MODEL = "classic"
-TRAIN_SIZE = 20000
-EPOCHS = 3
-ROUNDS = 2
-MOVES = 20
-SIDEBAR = "[data-testid='stSidebar']"
-PROGRESS = f"{SIDEBAR} [data-testid='stProgress']"
+STROKES = 15  # new digits per phase (idle, training, idle again)
 CLI_RATE = re.compile(r"trained \S+ in [\d.]+ s \(([\d,]+) images/s\)")
+SIDEBAR = "[data-testid='stSidebar']"
+DEFAULT = dict(epochs=5, train_size=60000)  # the sidebar's defaults
+SMALLEST = dict(epochs=jobs.MIN_EPOCHS, train_size=min(jobs.TRAIN_SIZES))
+OFFERED = [  # (label, recipe, settings): the corners of what the sidebar offers
+    ("classic σ 0.5, default", "classic", DEFAULT | {"sigma": 0.5}),
+    ("classic σ 0.2, default", "classic", DEFAULT | {"sigma": 0.2}),
+    ("classic σ 0.9, default", "classic", DEFAULT | {"sigma": 0.9}),
+    ("classic σ 0.2, smallest", "classic", SMALLEST | {"sigma": 0.2}),
+    ("classic σ 0.5, smallest", "classic", SMALLEST | {"sigma": 0.5}),
+    ("classic σ 0.9, smallest", "classic", SMALLEST | {"sigma": 0.9}),
+    ("blind U(0, 1), smallest", "unet_residual", SMALLEST | {"sigma": None, "sigma_range": (0.0, 1.0)}),
+]
 
 
-def app_config(recipe: str, train_size: int, epochs: int) -> TrainConfig:
-    """The config the page builds for these settings (σ and the rest at the page's defaults)."""
-    spec = models.get_spec(recipe)
+def page_config(recipe: str, **settings) -> TrainConfig:
+    """The config the page builds: the shipped model's loss, batch size, rate and schedule, with these settings."""
     shipped = jobs.shipped_sidecar(recipe, catalog.weights_dir())
-    noise = (
-        {"sigma": spec.sigma} if spec.sigma is not None else {"sigma": None, "sigma_range": spec.sigma_range}
-    )
-    return jobs.retrain_config(recipe, shipped and shipped[1], epochs=epochs, train_size=train_size, **noise)
+    return jobs.retrain_config(recipe, shipped and shipped[1], **settings)
+
+
+def train_as_the_page(config: TrainConfig, runs: Path) -> tuple[jobs.JobState, float]:
+    """One job through `jobs.TrainingJobs` (the page's path, its thread and priority settings); (state, wall s)."""
+    slot = jobs.TrainingJobs(runs, keep=100, threads=jobs.Options.from_env().threads)
+    started = time.perf_counter()
+    slot.start("bench", config)
+    state = slot.wait()
+    if state.status != "done":
+        raise RuntimeError(f"{config}: {state.message}")
+    return state, time.perf_counter() - started
 
 
 def cli_flags(config: TrainConfig) -> list[str]:
@@ -82,147 +99,125 @@ def cli_flags(config: TrainConfig) -> list[str]:
     ]
 
 
-def cli_rate(config: TrainConfig, out: Path) -> float:
+def cli_rate(config: TrainConfig, out: Path, env: dict[str, str]) -> float:
     """Train `config` with the command line in a fresh process; the images/s it prints."""
     command = [sys.executable, "-m", "denoiser", "train", *cli_flags(config), "--eval-size", "1000"]
     result = subprocess.run(
-        [*command, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, check=True, timeout=3600
+        [*command, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
     )
     return float(CLI_RATE.search(result.stdout).group(1).replace(",", ""))
 
 
-def set_epochs(page, epochs: int) -> None:
-    """Move the sidebar's Epochs slider to `epochs` with the keyboard."""
-    slider = page.locator(SIDEBAR).get_by_role("slider", name="Epochs")
-    slider.focus()
-    page.keyboard.press("Home")
-    for _ in range(epochs - 1):
-        page.keyboard.press("ArrowRight")
-    page.wait_for_function(
-        f"() => document.querySelector(\"input[aria-label='Epochs']\").value === '{epochs}'"
+def speed(scratch: Path) -> None:
+    """The child's images/s against the command line's, same config."""
+    config = page_config("classic", **DEFAULT, sigma=0.5)
+    threads = str(jobs.Options.from_env().threads)
+    limited = dict(
+        os.environ, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=threads
     )
-    page.wait_for_function(latency.IDLE, timeout=60_000, polling=20)
+    child = train_as_the_page(config, scratch / "runs")[0].images_per_s
+    cli = cli_rate(config, scratch / "cli.keras", dict(os.environ))
+    cli_limited = cli_rate(config, scratch / "cli.keras", limited)
+    print(f"\n{jobs.describe(config)}, batch {config.batch_size}, on {os.cpu_count()} cores:")
+    print("| training | threads | images/s |\n|---|---:|---:|")
+    print(f"| `python -m denoiser train` | TensorFlow's default | {cli:,.0f} |")
+    print(f"| `python -m denoiser train` | {threads} (the child's) | {cli_limited:,.0f} |")
+    print(f"| the page's child (`denoiser.worker`, nice {10}) | {threads} | {child:,.0f} |")
+    print(
+        f"child / command line: {child / cli:.2f}; child / command line with its threads: {child / cli_limited:.2f}"
+    )
 
 
-def start_training(page, recipe: str, epochs: int) -> None:
-    """Pick the model and epochs, press Start, and wait until the progress panel shows."""
+def table(scratch: Path) -> None:
+    """Every offered corner, trained as the page trains it."""
+    print(
+        "\n| setting | epochs × digits | wall s | PSNR σ 0.1 | σ 0.5 | σ 0.9 | noisy at training σ | verdict |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for label, recipe, settings in OFFERED:
+        config = page_config(recipe, **settings)
+        state, wall = train_as_the_page(config, scratch / "runs")
+        psnr = {round(row["sigma"], 1): row for row in state.scores}
+        judged = psnr[round(config.sigma, 1)] if config.sigma is not None else None
+        noisy = f"{judged['noisy_psnr']:.1f}" if judged else "per σ"
+        verdict = "better" if state.better else "WORSE: " + state.verdict
+        print(
+            f"| {label} | {config.epochs} × {config.train_size:,} | {wall:.0f} | {psnr[0.1]['psnr']:.1f} | "
+            f"{psnr[0.5]['psnr']:.1f} | {psnr[0.9]['psnr']:.1f} | {noisy} | {verdict} |",
+            flush=True,
+        )
+
+
+def start_long_training(page) -> None:
+    """Sidebar: the most epochs allowed on all digits, Start, until the first batch is reported."""
     sidebar = page.locator(SIDEBAR)
-    if recipe != "classic":
-        sidebar.get_by_text(f"blind ({recipe})").click()
-        page.wait_for_function(latency.IDLE, timeout=60_000, polling=20)
-    set_epochs(page, epochs)
+    sidebar.get_by_role("slider", name="Epochs").focus()
+    page.keyboard.press("End")
+    latency.settle(page)
     sidebar.get_by_role("button", name="Start training").click()
-    page.wait_for_function(f"() => !!document.querySelector(`{PROGRESS}`)", timeout=60_000, polling=20)
+    sidebar.get_by_text(re.compile(r"^Epoch 1/")).wait_for(timeout=180_000)
 
 
-def training_active(page) -> bool:
-    return page.locator(PROGRESS).count() > 0
+def cancel_training(page) -> None:
+    sidebar = page.locator(SIDEBAR)
+    sidebar.get_by_role("button", name="Cancel").click()
+    sidebar.get_by_text("Training cancelled").wait_for(timeout=60_000)
+    latency.settle(page)
 
 
-def wait_until_saved(page, runs: Path, before: set[Path]) -> dict:
-    """Wait for the job to finish; the sidecar of the model it saved."""
-    page.locator(SIDEBAR).get_by_text("Saved as").wait_for(timeout=3_600_000)
-    (new,) = set(runs.glob("*.json")) - before
-    return json.loads(new.read_text())
+def panels(scratch: Path) -> None:
+    """New digit → new Noisy panel: idle, during a training, idle again."""
+    from playwright.sync_api import sync_playwright
 
-
-def app_rate(page, runs: Path, recipe: str, epochs: int) -> float:
-    """One retrain through the page, the visitor's page open (and polling) but untouched."""
-    before = set(runs.glob("*.json"))
-    start_training(page, recipe, epochs)
-    return float(wait_until_saved(page, runs, before)["images_per_s"])
-
-
-def slider_moves(page, count: int | None) -> list[tuple[float, float]]:
-    """σ steps (panels, settled seconds): `count` of them, or with None as many as the running job outlasts.
-
-    Ten steps right, ten left, and so on, so either phase can go on as long as it needs to.
-    """
-    page.locator(latency.SLIDER).focus()
-    page.keyboard.press("Home")
-    page.wait_for_function(latency.IDLE, timeout=60_000, polling=20)
-    timings = []
-    while (len(timings) < count) if count is not None else training_active(page):
-        key = "ArrowRight" if len(timings) // 10 % 2 == 0 else "ArrowLeft"
-        timing = latency.press(page, key)
-        if count is not None or training_active(page):  # a move the job outlasted
-            timings.append(timing)
-        time.sleep(0.05)
-    return timings
-
-
-def median_ms(timings: list[tuple[float, float]], i: int) -> float:
-    return 1000 * statistics.median(t[i] for t in timings)
+    env = dict(
+        os.environ,
+        DENOISER_RUNS_DIR=str(scratch / "page-runs"),
+        DENOISER_MAX_EPOCHS="1000",
+        DENOISER_TRAIN_SIZES="60000",
+    )
+    process, url = start_streamlit("app.py", ROOT, env)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = latency.open_page(browser, url, live=True)
+            page.get_by_role("tab", name="Draw").click()
+            page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+            latency.draw(page)
+            idle = latency.new_digits(page, STROKES)
+            start_long_training(page)
+            busy = latency.new_digits(page, STROKES)
+            still_training = page.get_by_role("button", name="Cancel").count() == 1
+            cancel_training(page)
+            idle += latency.new_digits(page, STROKES)
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    ratio = statistics.median(busy) / statistics.median(idle)
+    print(
+        f"\nnew stroke (a new digit) → new Noisy panel, median of {STROKES} (training) and {2 * STROKES} (idle):"
+    )
+    print("| page | median ms | p90 ms |\n|---|---:|---:|")
+    for name, values in (("idle", idle), ("while a training runs", busy)):
+        p90 = sorted(values)[int(0.9 * (len(values) - 1))]
+        print(f"| {name} | {statistics.median(values):.0f} | {p90:.0f} |")
+    print(f"ratio training / idle: {ratio:.2f}{'' if still_training else ' (the training ENDED early)'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--model", default=MODEL, choices=["classic", jobs.improved_recipe(catalog.weights_dir())]
-    )
-    parser.add_argument("--train-size", type=int, default=TRAIN_SIZE)
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--moves", type=int, default=MOVES, help="slider moves before and after the training")
+    parser.add_argument("--only", choices=["panels", "speed", "table"], action="append")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    config = app_config(args.model, args.train_size, args.epochs)
+    chosen = args.only or ["panels", "speed", "table"]
     with tempfile.TemporaryDirectory() as scratch:
-        runs = Path(scratch) / "runs"
-        env = dict(
-            os.environ,
-            DENOISER_RUNS_DIR=str(runs),
-            DENOISER_TRAIN_SIZES=str(args.train_size),
-            DENOISER_MAX_EPOCHS=str(max(20, 3 * args.epochs)),
-            DENOISER_KEEP_RUNS="20",
-        )
-        process, url = latency.serve("app.py", env)
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(latency.CHROMIUM), args=latency.CHROMIUM_ARGS
-                )
-                page = latency.open_settled(browser, url)
-                latency.draw(page)
-                page.locator(latency.SLIDER).focus()
-                latency.press(page, "Home")
-                app, cli = [], []
-                for round_ in range(args.rounds):
-                    app.append(app_rate(page, runs, args.model, args.epochs))
-                    cli.append(cli_rate(config, Path(scratch) / "cli.keras"))
-                    print(
-                        f"round {round_ + 1}: app {app[-1]:,.0f} images/s, command line {cli[-1]:,.0f} images/s"
-                    )
-                idle = slider_moves(page, args.moves)
-                before = set(runs.glob("*.json"))
-                start_training(page, args.model, args.epochs)
-                busy = slider_moves(page, None)  # for as long as the job trains
-                busy_rate = float(wait_until_saved(page, runs, before)["images_per_s"])
-                idle += slider_moves(page, args.moves)
-                browser.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    a, c = statistics.median(app), statistics.median(cli)
-    print(
-        f"\n{config.model}, {config.train_size:,} digits × {config.epochs} epochs, batch {config.batch_size}:"
-    )
-    print("| path | images/s (median) |\n|---|---:|")
-    print(f"| `python -m denoiser train` (own process) | {c:,.0f} |")
-    print(f"| the page's training thread, page open and polling | {a:,.0f} |")
-    print(
-        f"| the page's training thread, a visitor moving the σ slider throughout | {busy_rate:,.0f} (one run) |"
-    )
-    print(f"ratio app / command line: {a / c:.2f}")
-    print(
-        f"\nσ slider → panels, median ms (panels updated / script settled), {len(idle)} moves idle, {len(busy)} while training:"
-    )
-    print(f"  idle      {median_ms(idle, 0):6.0f} {median_ms(idle, 1):8.0f}")
-    print(f"  training  {median_ms(busy, 0):6.0f} {median_ms(busy, 1):8.0f}")
-    print(
-        f"  ratio     {median_ms(busy, 0) / median_ms(idle, 0):6.2f} {median_ms(busy, 1) / median_ms(idle, 1):8.2f}"
-    )
+        for name in chosen:
+            {"panels": panels, "speed": speed, "table": table}[name](Path(scratch))
 
 
 if __name__ == "__main__":
