@@ -24,8 +24,9 @@ COPY --chown=user . .
 # PORT: what Streamlit listens on (app_port in the README's front matter).
 # TF_NUM_*_THREADS, OMP_NUM_THREADS: TensorFlow otherwise sizes its pools by the host's cores,
 # not the 2 vCPUs a free Space gets; raise them with Space variables on bigger hardware.
-# DENOISER_RUNS_DIR: retrained models go outside the app folder (lost on restart, as is all
-# container storage). XSRF protection is off because the Space's iframe cannot keep
+# Retrained models go to /data/runs when the Space has persistent storage (mounted at /data),
+# else to the app folder's runs/, lost on restart (denoiser/page/catalog.py, runs_dir).
+# XSRF protection is off because the Space's iframe cannot keep
 # Streamlit's XSRF cookie, which breaks uploads (docs/deploy.md).
 ENV PORT=7860 \
     PYTHONUNBUFFERED=1 \
@@ -33,7 +34,6 @@ ENV PORT=7860 \
     TF_NUM_INTRAOP_THREADS=2 \
     TF_NUM_INTEROP_THREADS=1 \
     OMP_NUM_THREADS=2 \
-    DENOISER_RUNS_DIR=/home/user/runs \
     STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION=false
 EXPOSE 7860
 

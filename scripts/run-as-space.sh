@@ -32,7 +32,6 @@ DOCKERFILE_ENV=(
   TF_NUM_INTRAOP_THREADS=2
   TF_NUM_INTEROP_THREADS=1
   OMP_NUM_THREADS=2
-  DENOISER_RUNS_DIR=/home/user/runs
   STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION=false
 )
 BASE_IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -100,7 +99,7 @@ if [ ! -f "$venv/.complete" ]; then
 fi
 exec 9>&-
 
-# The files the image gets, read-only (the container may not write there; runs go elsewhere).
+# The files the image gets, read-only (runs then go to ~/runs: denoiser/page/catalog.py, runs_dir).
 if [ -d "$SPACE_APP" ]; then
   chmod -R u+w "$SPACE_APP" 2>/dev/null || true
   rm -rf "$SPACE_APP"

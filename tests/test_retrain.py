@@ -306,7 +306,7 @@ storage.save_model_atomic(HalfWritten(), {str(path)!r}, {{"name": "new"}})
 
 
 def test_options_come_from_the_environment_and_malformed_ones_are_named():
-    assert jobs.Options.from_env({}) == jobs.Options()
+    assert jobs.Options.from_env({}) == jobs.Options(threads=jobs.default_threads({}))
     options = jobs.Options.from_env(
         {
             "DENOISER_TRAINING": "off",

@@ -51,14 +51,20 @@ def weights_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    """Where retrained models are saved: `$DENOISER_RUNS_DIR`; else `/data/runs` where `/data` is a
-    writable folder (a host's persistent disk, as a Space with persistent storage mounts it), so
-    models outlive a restart; else the repository's `runs/`."""
+    """Where retrained models are saved, the first of: `$DENOISER_RUNS_DIR`; `/data/runs` where
+    `/data` is a writable folder (a host's persistent disk, as a Space with persistent storage
+    mounts it), so models outlive a restart; the repository's `runs/` where the repository is
+    writable; else `~/runs` (a read-only app folder, as scripts/run-as-space.sh makes it)."""
     if configured := os.environ.get("DENOISER_RUNS_DIR"):
         return Path(configured)
-    if PERSISTENT.is_dir() and os.access(PERSISTENT, os.W_OK | os.X_OK):
+    if writable(PERSISTENT):
         return PERSISTENT / "runs"
-    return ROOT / "runs"
+    return ROOT / "runs" if writable(ROOT) else Path.home() / "runs"
+
+
+def writable(folder: Path) -> bool:
+    """True for an existing folder this process may create files in."""
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
 def model_files(folder: Path, recursive: bool = False) -> list[Path]:
@@ -129,7 +135,9 @@ def load_denoiser(path: Path) -> keras.Model:
         model = storage.load_model(path)
     except Exception as error:  # noqa: BLE001 - a corrupt zip, bad JSON or missing layer all mean the same here
         # Keras's own messages name the wrong cause ("File not found") and the server's paths.
-        raise ModelUnavailable(f"{path.name} could not be loaded: damaged or not a Keras model file") from error
+        raise ModelUnavailable(
+            f"{path.name} could not be loaded: damaged or not a Keras model file"
+        ) from error
     shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
     if shapes[0] not in IMAGE_SHAPES or shapes[1] not in IMAGE_SHAPES:
         raise ModelUnavailable(

@@ -70,7 +70,9 @@ class Options:
     keep: int = KEEP_RUNS  # DENOISER_KEEP_RUNS: retrained models kept in the runs folder
     max_images: int | None = None  # DENOISER_MAX_IMAGES: a cap on epochs × digits of one job
     cooldown_s: int = 0  # DENOISER_COOLDOWN_S: seconds a visitor waits between two starts
-    threads: int = max(1, (os.cpu_count() or 2) - 1)  # DENOISER_TRAINING_THREADS: leave the page a core
+    threads: int = (
+        1  # DENOISER_TRAINING_THREADS: the child's compute threads (default: leave the page a core)
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Options:
@@ -85,7 +87,7 @@ class Options:
             keep=env_int(environ, "DENOISER_KEEP_RUNS", KEEP_RUNS, minimum=1),
             max_images=max_images or None,
             cooldown_s=env_int(environ, "DENOISER_COOLDOWN_S", 0, minimum=0),
-            threads=env_int(environ, "DENOISER_TRAINING_THREADS", cls.threads, minimum=1),
+            threads=env_int(environ, "DENOISER_TRAINING_THREADS", default_threads(environ), minimum=1),
         )
 
     def over_cap(self, config: TrainConfig) -> str | None:
@@ -96,6 +98,17 @@ class Options:
         if self.max_images is not None and images > self.max_images:
             return f"epochs × digits is {images:,}; this server allows at most {self.max_images:,}"
         return None
+
+
+def default_threads(environ: dict[str, str]) -> int:
+    """One fewer than the cores this server may use, so the page keeps one: the cores are
+    TF_NUM_INTRAOP_THREADS where the deployment sets it (a container's quota, which
+    `os.cpu_count()` does not see), else the CPUs this process may run on."""
+    try:
+        cores = int(environ.get("TF_NUM_INTRAOP_THREADS", "").strip() or 0)
+    except ValueError:
+        cores = 0
+    return max(1, (cores or len(os.sched_getaffinity(0))) - 1)
 
 
 def training_switch(environ: dict[str, str]) -> bool:
