@@ -415,3 +415,14 @@ def test_the_oldest_retrained_model_is_pruned_and_the_new_one_keeps_the_contract
     model = keras.models.load_model(entry.path, compile=False)
     assert model.output_shape == (None, 28, 28, 1)
     assert storage.read_sidecar(entry.path)["validation"] == "last 200 test digits"
+
+
+def test_runs_go_to_the_hosts_persistent_disk_unless_a_folder_is_named(tmp_path, monkeypatch):
+    disk = tmp_path / "data"
+    monkeypatch.delenv("DENOISER_RUNS_DIR", raising=False)
+    monkeypatch.setattr(catalog, "PERSISTENT", disk)
+    assert catalog.runs_dir() == catalog.ROOT / "runs"  # no disk: the repository's runs/
+    disk.mkdir()
+    assert catalog.runs_dir() == disk / "runs"
+    monkeypatch.setenv("DENOISER_RUNS_DIR", str(tmp_path / "mine"))
+    assert catalog.runs_dir() == tmp_path / "mine"
