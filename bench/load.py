@@ -1,27 +1,40 @@
-"""Load: many browser sessions on one server, each with its own digit, while a retraining runs.
+"""Load: many browser sessions on one server, each scrubbing its own digit, while a retraining runs.
 
 One `streamlit run app.py` server, one chromium with a browser context per session (the
-cheapest way to have many visitors on two cores). Each session opens the MNIST sample tab on
-its own digit (class and index differ between sessions) or draws its own stroke, then moves
-the σ slider one step at a time. After every move it reads the three panels as the browser
-shows them (each <img> drawn onto a canvas) and checks that they are its own: the Original
-panel's pixels are that session's digit, and the Noisy panel is exactly clip(digit + σ·field)
-at the slider's σ (so it changed with the move and belongs to no other session); a drawing
-session's Original must stay the drawing and its Noisy must differ from it. Phases, all
-against the same server:
+cheapest way to have many visitors on two cores). Each session opens the page (the MNIST
+sample tab, a digit shown with no click), picks its own digit (class and example differ
+between sessions) and then moves the live panels' σ slider one key press at a time. The
+slider scrubs in the browser: every key draws that σ's frames from the sweep the server sent
+once per digit, and the server hears the σ 300 ms after the last key press, then reruns
+(the download button's label then names the new σ). After every key the bench reads the
+panels as the browser shows them (the 28×28 canvases) and checks that they are the session's
+own: the Original is that session's digit, and the Noisy panel is exactly
+round(255·clip(digit + σ·field)) at the σ the slider shows, the field being the page's noise
+for a new visitor (seed 0). Phases, all against the same server:
 
-1. one session alone: the baseline latency;
+1. one session alone: the baseline;
 2. all sessions at once, while session 0 runs a retraining from the sidebar's Retrain section
    (6,000 digits, enough epochs to outlast the load; cancelled afterwards);
-3. one session, 1,000 slider moves (a new digit every 100), with the server's memory sampled.
+3. one session, 1,000 checked key presses in bursts (the server hears the end of each), a new
+   digit every 100, with the server's memory sampled.
 
-Latency is key press → the Noisy image replaced in the page (the three panels are written
-together), as in bench/latency.py. Memory is the server process's resident set (/proc VmRSS).
-Errors are exception boxes, error alerts, browser console errors, HTTP responses ≥ 400 and
-moves that get no new panels within `timeout_s`, on every page; any error, wrong panel, or a
+Two latencies, each what a visitor waits on, both on the page's own clock:
+
+- key press → panel drawn: from the key event's time stamp to the first animation frame after
+  the component drew the new σ (in the browser, no server involved);
+- key release → the server has σ: from the key-up event to the frame in which the download
+  button names the new σ (the component's 300 ms wait for more keys, the message, the rerun).
+
+In phases 1 and 2 every move waits for both before the next key. Memory is the server
+process's resident set (/proc VmRSS); the training runs in a child process of the server,
+whose RSS is shown beside it. Errors are exception boxes, error alerts, browser console
+errors, HTTP responses ≥ 400, and frozen pages: a key that draws no new panel, or whose σ
+the server has not shown within `timeout_s`. A request for one of the images the server draws
+before the live panels run (hidden, then dropped) that comes after the server dropped it is
+counted apart: the visitor sees nothing of it. Any error, frozen page, wrong panel, or a
 retraining that ended before the load did makes the exit status 1.
 
-    python bench/load.py                    # 8 sessions × 20 moves, then 1,000 moves
+    python bench/load.py                    # 8 sessions × 20 moves, then 1,000 key presses
     python bench/load.py --sessions 12 --moves 30 --memory-moves 0
     python bench/load.py --no-retrain       # the same load without a training
 """
@@ -30,10 +43,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import dataclasses
 import hashlib
-import io
 import os
 import subprocess
 import sys
@@ -43,12 +54,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser import CHROMIUM, start_streamlit  # noqa: E402
+from bench.browser import CHROMIUM, LIVE, LIVE_READY, LIVE_SLIDER, start_streamlit  # noqa: E402
 from bench.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS  # noqa: E402
 from denoiser import data  # noqa: E402 - numpy only: the bench process stays free of TensorFlow
 
@@ -58,14 +68,14 @@ class LoadSettings:
     """What one run does; each field is a command-line flag of the same name."""
 
     sessions: int = 8  # concurrent browser sessions in phase 2 (two cores: 8 is what fits)
-    drawing: int = 2  # how many of them draw a stroke instead of picking an MNIST sample
-    moves: int = 20  # slider moves per session, in phases 1 and 2
+    moves: int = 20  # key presses per session in phases 1 and 2, each waiting for the server's σ
     retrain: bool = True  # run a retraining from session 0 during phase 2
     retrain_digits: int = 6000  # its training-set size
     retrain_epochs: int = 40  # its epochs: enough to outlast phase 2 (it is cancelled after)
-    memory_moves: int = 1000  # slider moves in phase 3 (0 skips it)
-    memory_every: int = 100  # memory sample, and a new digit, every this many moves
-    timeout_s: float = 30.0  # longest wait for one page update (a move without an update is an error)
+    memory_moves: int = 1000  # key presses in phase 3 (0 skips it)
+    memory_burst: int = 5  # phase 3: key presses per burst; the server hears the end of each
+    memory_every: int = 100  # memory sample, and a new digit, every this many key presses
+    timeout_s: float = 30.0  # longest wait for a panel or the server's σ (longer: a frozen page)
     mnist_dir: str = os.environ.get("MNIST_DIR") or str(
         ROOT.parent / "shared" / "data" / "mnist"
     )  # for the retraining
@@ -73,44 +83,82 @@ class LoadSettings:
 
 CHROMIUM_ARGS = [
     *BASE_CHROMIUM_ARGS,
-    "--disable-renderer-backgrounding",  # pages in the background keep their timers
+    "--disable-renderer-backgrounding",  # pages in the background keep their timers and frames
     "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
 ]
-PANELS = "[data-testid='stMain'] [data-testid='stImage'] img"
-SLIDER = "[data-testid='stMain'] [data-testid='stSlider'] input[type='range']"
+MAIN = "[data-testid='stMain']"
+DOWNLOAD = ".st-key-download button"  # its label names the σ the server last ran with
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-CHANGED = f"""(old) => {{
-    const s = Array.from(document.querySelectorAll("{PANELS}")).map(i => i.src);
-    return s.length === 3 && s[0] !== old;
-}}"""
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
-# Each panel as the browser shows it: the loaded <img> drawn onto a canvas, read back as a PNG.
-READ_PANELS = """async (selector) => {
-    const read = async (img) => {
-        if (!img.complete) await new Promise(done => {
-            img.addEventListener("load", done, {once: true});
-            img.addEventListener("error", done, {once: true});
+# Before the browser runs the live panels, the server also draws them as images (the fallback,
+# hidden once the component is ready and dropped from the next rerun); their URLs, to tell a
+# request for one the server has already dropped (HTTP 404, which the visitor never sees) from
+# a real error.
+WATCH_FALLBACK = """
+window.__fallbackSrcs = new Set();
+window.__fallbackWatch = new MutationObserver(() => {
+    for (const img of document.querySelectorAll(".st-key-fallback_panels img")) window.__fallbackSrcs.add(img.src);
+});
+window.__fallbackWatch.observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ["src"] });
+"""
+# Every key on the slider, on the page's clock: when it was pressed and released (the events'
+# time stamps, taken when the input arrived, so a busy page's delay counts), and the first
+# animation frame after the component's own keydown handler drew the new σ.
+WATCH_KEYS = """() => {
+    if (window.__loadMoves) return;
+    const moves = (window.__loadMoves = []);
+    const onSlider = (event) => event.target.classList && event.target.classList.contains("dn-slider");
+    document.addEventListener("keydown", (event) => {
+        if (!onSlider(event)) return;
+        const move = { key: event.key, down: event.timeStamp };
+        moves.push(move);
+        requestAnimationFrame(() => {
+            move.painted = performance.now();
+            move.sigma = document.querySelector(".dn-live").dataset.sigma;
         });
-        if (!img.naturalWidth) return null;
-        const canvas = document.createElement("canvas");
-        canvas.width = img.naturalWidth;
-        canvas.height = img.naturalHeight;
-        canvas.getContext("2d").drawImage(img, 0, 0);
-        return canvas.toDataURL("image/png");
-    };
-    return Promise.all(Array.from(document.querySelectorAll(selector)).map(read));
+    }, true);
+    document.addEventListener("keyup", (event) => {
+        if (onSlider(event) && moves.length) moves[moves.length - 1].up = event.timeStamp;
+    }, true);
 }"""
-PANEL_SCALE = 7  # 28 px → 196 px, nearest neighbour
-FIELD = np.random.default_rng(0).standard_normal((28, 28), dtype=np.float32)  # every new session's
+MOVE_DONE = """(n) => {
+    const move = window.__loadMoves[n];
+    return move && move.painted !== undefined && move.up !== undefined ? move : null;
+}"""
+SERVED = f"""(sigma) => {{
+    const button = document.querySelector("{MAIN} {DOWNLOAD}");
+    return button && button.textContent.includes("at σ " + sigma + " ") ? performance.now() : 0;
+}}"""
+# What the panels show now: σ, and the Noisy and Original canvases' grey levels, read together.
+READ_PANELS = """() => {
+    const grey = (kind) => {
+        const canvas = document.querySelector(".dn-live .dn-panels .dn-" + kind);
+        const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        const out = [];
+        for (let i = 0; i < rgba.length; i += 4) out.push(rgba[i]);
+        return out;
+    };
+    return { sigma: document.querySelector(".dn-live").dataset.sigma, noisy: grey("noisy"),
+             original: grey("original") };
+}"""
+SHOWS_DIGIT = """(expected) => {
+    const live = document.querySelector(".dn-live[data-ready='true']");
+    if (!live) return false;
+    const canvas = live.querySelector(".dn-panels .dn-original");
+    const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < expected.length; i++) if (rgba[4 * i] !== expected[i]) return false;
+    return true;
+}"""
+FIELD = np.random.default_rng(0).standard_normal((28, 28), dtype=np.float32)  # noise.noise_field(seed=0)
 
 
 # What a session should see, computed here independently of the page.
 
 
-def upscale(image: np.ndarray) -> np.ndarray:
-    """A (28, 28) image in [0, 1] as the page shows it: uint8, 7× nearest neighbour."""
-    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
-    return np.repeat(np.repeat(pixels, PANEL_SCALE, axis=0), PANEL_SCALE, axis=1)
+def to_pixels(image: np.ndarray) -> np.ndarray:
+    """A (28, 28) image in [0, 1] as the panels show it: uint8, rounded."""
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def noisy_at(clean: np.ndarray, sigma: float) -> np.ndarray:
@@ -124,31 +172,38 @@ def digest(pixels: np.ndarray) -> str:
     return hashlib.sha256(pixels.tobytes()).hexdigest()[:12]
 
 
+def next_sigma(shown: str, key: str) -> str:
+    """The σ the slider shows after `key` (ArrowRight: one step up; Home: 0)."""
+    value = 0 if key == "Home" else min(100, round(float(shown) * 100) + 1)
+    return f"{value / 100:.2f}"
+
+
 @dataclass
 class Session:
     """One visitor: which digit it shows, and what it saw."""
 
     number: int
-    digit: int | None = None  # MNIST sample class; None for a drawing session
-    index: int = 0  # example within the class
-    clean: np.ndarray | None = None  # the 28×28 digit it picked (None until a drawing is read back)
-    latencies: list[float] = field(default_factory=list)
-    wrong: list[str] = field(default_factory=list)  # one line per action with a wrong panel
+    digit: int
+    index: int  # example within the class
+    clean: np.ndarray
+    painted: list[float] = field(default_factory=list)  # key press → panel drawn (s)
+    served: list[float] = field(default_factory=list)  # key release → the server has σ (s)
+    checked: int = 0  # key presses whose panels were read back and compared
+    wrong: list[str] = field(default_factory=list)  # one line per key with a wrong panel
     errors: list[str] = field(default_factory=list)  # exception boxes, error alerts, console errors
+    frozen: int = 0  # keys with no new panel, or whose σ the server never showed, in time
     originals: set[str] = field(default_factory=set)  # digests of every Original panel it saw
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (URL, text) of loads that failed
+    fallback_404: int = 0  # requests for a hidden fallback panel's image that the server had dropped
 
 
-def sample_sessions(settings: LoadSettings, count: int, first: int = 0) -> list[Session]:
-    """Sessions with distinct digits: class = n mod 10, example = n div 10, drawing for the last few."""
+def sample_sessions(count: int, first: int = 0) -> list[Session]:
+    """Sessions with distinct digits: class = n mod 10, example = n div 10."""
     images, labels = data.load_sample()
     sessions = []
     for n in range(first, first + count):
-        if n - first >= count - settings.drawing and count > 1:
-            sessions.append(Session(n))
-            continue
         digit, index = n % 10, n // 10
-        clean = images[np.flatnonzero(labels == digit)[index]]
-        sessions.append(Session(n, digit, index, clean))
+        sessions.append(Session(n, digit, index, images[np.flatnonzero(labels == digit)[index]]))
     return sessions
 
 
@@ -165,16 +220,22 @@ def serve(runs_dir: Path, log: Path, settings: LoadSettings) -> tuple[subprocess
         DENOISER_MAX_EPOCHS=str(settings.retrain_epochs),
         MNIST_DIR=settings.mnist_dir,
     )
+    for name in ("DENOISER_TRAINING", "DENOISER_MAX_IMAGES", "DENOISER_COOLDOWN_S"):
+        env.pop(name, None)
     with open(log, "wb") as output:  # a file, not a pipe: a full pipe would stall the server
         return start_streamlit("app.py", ROOT, env, output)
 
 
 def rss_mb(pid: int) -> float:
-    """The process's resident memory in MB (VmRSS from /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """The process's resident memory in MB (VmRSS from /proc); 0 once it has ended."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    return 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,16 +261,27 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_split(server: int) -> tuple[float, float]:
-    """CPU seconds so far: the server (page and training threads), and the browser (everything else we started)."""
-    browser = 0.0
-    for pid in descendants(os.getpid()):
-        if pid != server:
-            try:
-                browser += cpu_seconds(pid)
-            except OSError:  # ended meanwhile
-                continue
-    return cpu_seconds(server), browser
+def total_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:  # ended meanwhile
+            continue
+    return total
+
+
+def cpu_split(server: int) -> tuple[float, float, float]:
+    """CPU seconds so far: the server, its children (the training process), and chromium (the rest
+    of what this bench started). A process that ended meanwhile drops out of its sum."""
+    below_server = descendants(server)
+    others = [pid for pid in descendants(os.getpid()) if pid != server and pid not in below_server]
+    return total_cpu([server]), total_cpu(below_server), total_cpu(others)
+
+
+def training_rss_mb(server: int) -> float:
+    """Resident memory of the server's children (the training process while one runs)."""
+    return sum(rss_mb(pid) for pid in descendants(server))
 
 
 # One page.
@@ -217,161 +289,145 @@ def cpu_split(server: int) -> tuple[float, float]:
 
 try:
     from playwright.async_api import TimeoutError as PlaywrightTimeout
+    from playwright.async_api import expect
 except ImportError:  # reported when run() starts the browser
-    PlaywrightTimeout = TimeoutError
+    PlaywrightTimeout, expect = TimeoutError, None
 
 
 async def open_session(browser, url: str, session: Session, settings: LoadSettings):
-    """A new browser context on the page, showing this session's digit, slider focused."""
+    """A new browser context on the page, showing this session's digit, slider focused and watched."""
     context = await browser.new_context(viewport={"width": 1200, "height": 1250})
     page = await context.new_page()
-    page.on("console", lambda m: m.type == "error" and session.errors.append(f"console: {m.text}"))
+    page.on("console", lambda m: m.type == "error" and console_error(session, m))
     page.on("pageerror", lambda error: session.errors.append(f"page error: {error}"))
-    page.on("response", lambda r: r.status >= 400 and session.errors.append(f"HTTP {r.status}: {r.url}"))
+    page.on(
+        "response", lambda r: r.status >= 400 and session.failed.append((r.url, f"HTTP {r.status}: {r.url}"))
+    )
+    await page.add_init_script(WATCH_FALLBACK)
     await page.goto(url)
-    await page.locator("canvas.upper-canvas").wait_for(timeout=settings.timeout_s * 1000)
-    await settle(page, settings)
-    if session.digit is None:
-        await draw(page, session.number, settings)
-    else:
-        await pick_sample(page, session.digit, session.index, settings)
-        await show_digit(page, session, settings)
-    await page.locator(SLIDER).focus()
+    await page.locator(LIVE_READY).wait_for(timeout=3 * settings.timeout_s * 1000)  # the first visit
+    await pick_sample(page, session, settings)
+    await page.evaluate("() => window.__fallbackWatch.disconnect()")  # the fallback is gone for good
+    await page.evaluate(WATCH_KEYS)
+    await page.locator(LIVE_SLIDER).focus()
     return context, page
 
 
-async def settle(page, settings: LoadSettings) -> None:
-    """Until the script has finished (twice, a moment apart: reruns can queue up)."""
-    for _ in range(2):
-        await page.wait_for_function(IDLE, timeout=settings.timeout_s * 1000, polling=20)
-        await page.wait_for_timeout(100)
+def console_error(session: Session, message) -> None:
+    """A console error; a resource that failed to load is kept with its URL, to be sorted at the end."""
+    if message.text.startswith("Failed to load resource"):
+        session.failed.append((message.location.get("url", ""), f"console: {message.text}"))
+    else:
+        session.errors.append(f"console: {message.text}")
 
 
-async def pick_sample(page, digit: int, index: int, settings: LoadSettings) -> None:
-    """The MNIST sample tab, then the digit class (select box) and the example (number input)."""
-    await page.get_by_role("tab", name="MNIST sample").click()
-    await page.locator(PANELS).nth(2).wait_for(timeout=settings.timeout_s * 1000)
-    await settle(page, settings)
-    await page.locator("[data-testid='stSelectbox']").click()
-    await page.get_by_role("option", name=str(digit), exact=True).click()
-    await settle(page, settings)
-    await set_example(page, index, settings)
+async def close_session(context, page, session: Session) -> None:
+    """Sort the session's failed loads (a hidden fallback panel's image, or an error), then close it."""
+    fallback = set(await page.evaluate("() => [...window.__fallbackSrcs]"))
+    for url, text in session.failed:
+        if url in fallback and ("404" in text):
+            session.fallback_404 += text.startswith("HTTP")
+        else:
+            session.errors.append(text)
+    session.failed.clear()
+    await context.close()
 
 
-async def set_example(page, index: int, settings: LoadSettings) -> None:
-    number = page.locator("[data-testid='stNumberInput'] input")
-    await number.fill(str(index))
+async def pick_sample(page, session: Session, settings: LoadSettings) -> None:
+    """The digit class (select box) and the example (number input), each until the live panels
+    show it, then until the script is idle (so the first move's rerun is the move's own)."""
+    images, labels = data.load_sample()
+    first_of_class = images[np.flatnonzero(labels == session.digit)[0]]
+    await page.locator(f"{MAIN} [data-testid='stSelectbox']").click()
+    await page.get_by_role("option", name=str(session.digit), exact=True).click()
+    await shows(page, first_of_class, settings)
+    number = page.locator(f"{MAIN} [data-testid='stNumberInput'] input")
+    await number.fill(str(session.index))
     await number.press("Enter")
-    await settle(page, settings)
+    await shows(page, session.clean, settings)
+    await page.wait_for_function(IDLE, timeout=settings.timeout_s * 1000, polling=50)
 
 
-async def show_digit(page, session: Session, settings: LoadSettings) -> None:
-    """Until the Original panel is the session's digit, so that a rerun for the pick cannot be
-    taken for the next move's (on a loaded server it may start after `settle` returned)."""
-    expected = upscale(session.clean)
-    deadline = time.perf_counter() + settings.timeout_s
-    while time.perf_counter() < deadline:
-        images = await panel_images(page)
-        if len(images) == 3 and images[2] is not None and np.array_equal(images[2], expected):
-            await settle(page, settings)
-            return
-        await page.wait_for_timeout(50)
-    session.errors.append(
-        f"digit {session.digit} example {session.index} not shown within {settings.timeout_s:.0f} s"
-    )
+async def shows(page, clean: np.ndarray, settings: LoadSettings) -> None:
+    """Until the live Original panel is `clean` (its new sweep arrived and was decoded)."""
+    expected = to_pixels(clean).ravel().tolist()
+    await page.wait_for_function(SHOWS_DIGIT, arg=expected, timeout=settings.timeout_s * 1000, polling=50)
 
 
-async def draw(page, n: int, settings: LoadSettings) -> None:
-    """A stroke of its own for drawing session `n`: a 7, an L, a Z, … shifted by `n`."""
-    shapes = [
-        [(0.25, 0.2), (0.75, 0.2), (0.6, 0.5), (0.45, 0.85)],
-        [(0.3, 0.15), (0.3, 0.85), (0.7, 0.85)],
-        [(0.25, 0.2), (0.75, 0.2), (0.25, 0.8), (0.75, 0.8)],
-        [(0.5, 0.1), (0.5, 0.9)],
-        [(0.7, 0.2), (0.3, 0.5), (0.7, 0.8)],
-    ]
-    points = shapes[n % len(shapes)]
-    box = await page.locator("canvas.upper-canvas").bounding_box()
-    shift = 0.03 * (n // len(shapes))
-    xy = [(box["x"] + (fx + shift) * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    await page.mouse.move(*xy[0])
-    await page.mouse.down()
-    for x, y in xy[1:]:
-        await page.mouse.move(x, y, steps=10)
-    await page.mouse.up()
-    await page.wait_for_function(
-        f'() => document.querySelectorAll("{PANELS}").length === 3', timeout=settings.timeout_s * 1000
-    )
-    await settle(page, settings)
-
-
-async def panel_images(page) -> list[np.ndarray | None]:
-    """The three panels' pixels as the browser decoded them (None for an image that failed to load)."""
-    encoded = await page.evaluate(READ_PANELS, PANELS)
-    return [None if data is None else decode_data_url(data) for data in encoded]
-
-
-def decode_data_url(data: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("L"))
-
-
-async def slider_move(page, session: Session, key: str, settings: LoadSettings) -> None:
-    """Press `key` on the slider; time the Noisy panel's replacement; check all three panels."""
-    old = await page.eval_on_selector(PANELS, "image => image.src")
-    started = time.perf_counter()
+async def press(page, session: Session, key: str, settings: LoadSettings, wait_for_server: bool) -> None:
+    """Press `key` on the slider; record key → panel drawn, check the panels, and (if asked) record
+    key release → the download button names the new σ."""
+    before = await page.locator(LIVE).get_attribute("data-sigma")
+    expected = next_sigma(before, key)
+    n = await page.evaluate("() => window.__loadMoves.length")
     await page.keyboard.press(key)
     try:
-        await page.wait_for_function(CHANGED, arg=old, timeout=settings.timeout_s * 1000, polling=5)
+        handle = await page.wait_for_function(MOVE_DONE, arg=n, timeout=settings.timeout_s * 1000)
     except PlaywrightTimeout:
-        session.errors.append(await describe_stall(page, key, old, settings))
+        session.frozen += 1
+        session.errors.append(f"{key} from σ {before}: no frame drawn within {settings.timeout_s:.0f} s")
         return
-    session.latencies.append(time.perf_counter() - started)
-    await page.wait_for_function(IDLE, timeout=settings.timeout_s * 1000, polling=20)
-    sigma = float(await page.locator(SLIDER).input_value())
-    noisy, denoised, original = await panel_images(page)
-    if noisy is None or denoised is None or original is None:
-        session.errors.append(f"a panel image failed to load at σ {sigma:.2f}")
-        return
-    check_panels(session, sigma, noisy, original)
-    if await page.locator(ERRORS).count():
-        session.errors.append(f"error element after a move to σ {sigma:.2f}")
+    move = await handle.json_value()
+    session.painted.append((move["painted"] - move["down"]) / 1000)
+    if move["sigma"] != expected:
+        session.wrong.append(f"session {session.number}: {key} from σ {before} drew σ {move['sigma']}")
+    await check_panels(page, session)
+    if wait_for_server:
+        await server_has(page, session, expected, move["up"], settings)
 
 
-async def describe_stall(page, key: str, old: str, settings: LoadSettings) -> str:
-    """What a page looked like when a move got no new panels in time, and whether it catches up untouched."""
-    value = await page.locator(SLIDER).input_value()
+async def server_has(page, session: Session, sigma: str, released: float | None, settings: LoadSettings):
+    """Until the download button names `sigma`; records the time from `released` (page clock)."""
+    try:
+        handle = await page.wait_for_function(
+            SERVED, arg=sigma, timeout=settings.timeout_s * 1000, polling="raf"
+        )
+    except PlaywrightTimeout:
+        session.frozen += 1
+        session.errors.append(await describe_stall(page, sigma, settings))
+        return
+    if released is not None:
+        session.served.append((await handle.json_value() - released) / 1000)
+
+
+async def check_panels(page, session: Session) -> None:
+    """Original is this session's digit and Noisy is it at the σ the slider shows."""
+    shown = await page.evaluate(READ_PANELS)
+    sigma = shown["sigma"]
+    noisy = np.asarray(shown["noisy"], np.uint8).reshape(28, 28)
+    original = np.asarray(shown["original"], np.uint8).reshape(28, 28)
+    session.checked += 1
+    session.originals.add(digest(original))
+    if not np.array_equal(original, to_pixels(session.clean)):
+        session.wrong.append(f"session {session.number}: Original is not its digit at σ {sigma}")
+    if not np.array_equal(noisy, to_pixels(noisy_at(session.clean, float(sigma)))):
+        session.wrong.append(f"session {session.number}: Noisy is not its digit at σ {sigma}")
+
+
+async def describe_stall(page, sigma: str, settings: LoadSettings) -> str:
+    """What a page looked like when the server did not show a σ in time, and whether it catches up untouched."""
+    button = page.locator(f"{MAIN} {DOWNLOAD}")
+    label = await button.first.text_content() if await button.count() else "no download button"
     running = not await page.evaluate(IDLE)
     progress = await training_status(page)
     try:  # no further input: does the page catch up by itself?
-        await page.wait_for_function(CHANGED, arg=old, timeout=settings.timeout_s * 1000, polling=50)
+        await page.wait_for_function(SERVED, arg=sigma, timeout=settings.timeout_s * 1000, polling=50)
         later = f"it caught up by itself within another {settings.timeout_s:.0f} s"
     except PlaywrightTimeout:
-        later = f"still no new panel {2 * settings.timeout_s:.0f} s after the move"
+        later = f"still not {2 * settings.timeout_s:.0f} s after the key"
     return (
-        f"{key} at {time.strftime('%H:%M:%S')}: no new Noisy panel within {settings.timeout_s:.0f} s "
-        f"(slider at {value}, script {'running' if running else 'idle'}, sidebar progress {progress!r}); {later}"
+        f"{time.strftime('%H:%M:%S')}: the server had not shown σ {sigma} within {settings.timeout_s:.0f} s "
+        f"(button {label!r}, script {'running' if running else 'idle'}, sidebar progress {progress!r}); {later}"
     )
 
 
-def check_panels(session: Session, sigma: float, noisy: np.ndarray, original: np.ndarray) -> None:
-    """Original is this session's digit and Noisy is it at σ; a drawing's Original never changes."""
-    if session.clean is None:  # a drawing: the first Original read back is the reference
-        session.clean = original[::PANEL_SCALE, ::PANEL_SCALE].astype(np.float32) / 255
-    session.originals.add(digest(original))
-    expected = upscale(session.clean)
-    if not np.array_equal(original, expected):
-        session.wrong.append(f"session {session.number}: Original is not its digit at σ {sigma:.2f}")
-    if session.digit is not None and not np.array_equal(noisy, upscale(noisy_at(session.clean, sigma))):
-        session.wrong.append(f"session {session.number}: Noisy is not its digit at σ {sigma:.2f}")
-    if session.digit is None and sigma > 0 and np.array_equal(noisy, expected):
-        session.wrong.append(f"session {session.number}: Noisy shows no noise at σ {sigma:.2f}")
-
-
-async def run_moves(page, session: Session, moves: int, settings: LoadSettings) -> None:
-    """`moves` steps to the right (to the left past σ = 1), each checked."""
-    for _ in range(moves):
-        sigma = float(await page.locator(SLIDER).input_value())
-        await slider_move(page, session, "ArrowRight" if sigma < 1 else "Home", settings)
+async def run_moves(page, session: Session, moves: int, settings: LoadSettings, burst: int = 1) -> None:
+    """`moves` keys, one step to the right (back to 0 with Home past σ = 1), each checked; the
+    server's σ awaited after every `burst` keys."""
+    for done in range(1, moves + 1):
+        shown = await page.locator(LIVE).get_attribute("data-sigma")
+        key = "ArrowRight" if float(shown) < 1 else "Home"
+        await press(page, session, key, settings, wait_for_server=done % burst == 0 or done == moves)
 
 
 # The retraining, from the sidebar.
@@ -380,22 +436,26 @@ async def run_moves(page, session: Session, moves: int, settings: LoadSettings) 
 async def start_retraining(page, settings: LoadSettings) -> None:
     """Session 0 sets the epochs to the maximum the server allows and presses Start training."""
     sidebar = page.locator("[data-testid='stSidebar']")
-    epochs = (
-        sidebar.locator("[data-testid='stSlider']").filter(has_text="Epochs").locator("input[type='range']")
-    )
-    await epochs.focus()
-    await page.keyboard.press("End")
-    await settle(page, settings)
+    epochs = sidebar.locator("[data-testid='stSlider']").filter(has_text="Epochs").get_by_role("slider")
+    if await epochs.count():
+        await epochs.first.focus()
+        await page.keyboard.press("End")
+        top = await epochs.first.get_attribute("max")  # an <input type="range"> in Streamlit 1.67
+        await expect(epochs.first).to_have_value(top, timeout=settings.timeout_s * 1000)
     start = sidebar.get_by_role("button", name="Start training")
     if not await start.count():
         raise RuntimeError(f"no Start button in the sidebar: {await sidebar.inner_text()}")
     await start.click()
-    await sidebar.get_by_text("Epoch 1/").wait_for(timeout=settings.timeout_s * 1000)
-    await page.locator(SLIDER).focus()
+    await (
+        sidebar.locator("[data-testid='stProgress']")
+        .filter(has_text="Epoch 1/")
+        .wait_for(timeout=4 * settings.timeout_s * 1000)
+    )
+    await page.locator(LIVE_SLIDER).focus()
 
 
 async def training_status(page) -> str:
-    """The progress bar's text in session 0's sidebar ('' when no job runs)."""
+    """The progress bar's text in the page's sidebar ('' when no job runs)."""
     bars = page.locator("[data-testid='stSidebar'] [data-testid='stProgress']")
     return (await bars.first.inner_text()).strip() if await bars.count() else ""
 
@@ -415,38 +475,44 @@ async def cancel_retraining(page, settings: LoadSettings) -> bool:
 
 @dataclass
 class Results:
-    single: list[float] = field(default_factory=list)
-    loaded: list[float] = field(default_factory=list)
-    actions: int = 0
+    painted: dict[str, list[float]] = field(default_factory=dict)  # phase → key press → panel drawn (s)
+    served: dict[str, list[float]] = field(default_factory=dict)  # phase → key release → server has σ (s)
+    checked: int = 0
+    frozen: int = 0
+    fallback_404: int = 0
     wrong: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     distinct_originals: bool = True
     training: list[str] = field(default_factory=list)  # progress text before and after phase 2
     training_outlasted: bool = False  # the job was still running when phase 2 ended
-    memory: list[tuple[str, float]] = field(default_factory=list)  # (moment, RSS MB)
-    memory_moves: list[tuple[int, float]] = field(default_factory=list)  # (moves done, RSS MB)
+    memory: list[tuple[str, float, float]] = field(default_factory=list)  # (moment, server MB, training MB)
+    memory_moves: list[tuple[int, float]] = field(default_factory=list)  # (keys pressed, RSS MB)
     phase_s: dict[str, float] = field(default_factory=dict)
-    cpu_loaded: tuple[float, float] = (0.0, 0.0)  # CPU seconds in phase 2: server, browser
+    cpu_loaded: tuple[float, float, float] = (0.0, 0.0, 0.0)  # CPU-s in phase 2: server, training, chromium
+
+
+def sample_memory(results: Results, moment: str, pid: int) -> None:
+    results.memory.append((moment, rss_mb(pid), training_rss_mb(pid)))
 
 
 async def phase_single(browser, url: str, settings: LoadSettings, results: Results) -> None:
-    (session,) = sample_sessions(dataclasses.replace(settings, drawing=0), 1, first=settings.sessions)
+    (session,) = sample_sessions(1, first=settings.sessions)
     context, page = await open_session(browser, url, session, settings)
     started = time.perf_counter()
     await run_moves(page, session, settings.moves, settings)
     results.phase_s["single"] = time.perf_counter() - started
-    await context.close()
+    await close_session(context, page, session)
     collect(results, [session], "single")
 
 
 async def phase_loaded(browser, url: str, pid: int, settings: LoadSettings, results: Results) -> None:
-    sessions = sample_sessions(settings, settings.sessions)
+    sessions = sample_sessions(settings.sessions)
     opened = await asyncio.gather(*(open_session(browser, url, s, settings) for s in sessions))
     pages = [page for _, page in opened]
     if settings.retrain:
         await start_retraining(pages[0], settings)
         results.training.append(await training_status(pages[0]))
-    results.memory.append((f"{len(sessions)} sessions open, before their moves", rss_mb(pid)))
+    sample_memory(results, f"{len(sessions)} sessions open, before their moves", pid)
     cpu_before = cpu_split(pid)
     started = time.perf_counter()
     await asyncio.gather(
@@ -454,17 +520,17 @@ async def phase_loaded(browser, url: str, pid: int, settings: LoadSettings, resu
     )
     results.phase_s["loaded"] = time.perf_counter() - started
     results.cpu_loaded = tuple(
-        after - before for after, before in zip(cpu_split(pid), cpu_before, strict=True)
+        max(0.0, after - before) for after, before in zip(cpu_split(pid), cpu_before, strict=True)
     )
-    results.memory.append((f"after {len(sessions)} × {settings.moves} moves", rss_mb(pid)))
+    sample_memory(results, f"after {len(sessions)} × {settings.moves} moves", pid)
     if settings.retrain:
         results.training.append(await training_status(pages[0]))
         results.training_outlasted = await cancel_retraining(pages[0], settings)
     for page, session in zip(pages, sessions, strict=True):
         if await page.locator(ERRORS).count():
             session.errors.append("error element at the end of the load")
-    for context, _ in opened:
-        await context.close()
+    for (context, page), session in zip(opened, sessions, strict=True):
+        await close_session(context, page, session)
     collect(results, sessions, "loaded")
     digests = [s.originals for s in sessions]
     results.distinct_originals = all(len(d) == 1 for d in digests) and len(set().union(*digests)) == len(
@@ -473,8 +539,8 @@ async def phase_loaded(browser, url: str, pid: int, settings: LoadSettings, resu
 
 
 async def phase_memory(browser, url: str, pid: int, settings: LoadSettings, results: Results) -> None:
-    """One session, `memory_moves` checked slider moves, the next example of its class every `memory_every`."""
-    (session,) = sample_sessions(dataclasses.replace(settings, drawing=0), 1, first=settings.sessions + 1)
+    """One session, `memory_moves` checked keys in bursts, the next example of its class every `memory_every`."""
+    (session,) = sample_sessions(1, first=settings.sessions + 1)
     context, page = await open_session(browser, url, session, settings)
     images, labels = data.load_sample()
     of_class = np.flatnonzero(labels == session.digit)
@@ -483,27 +549,31 @@ async def phase_memory(browser, url: str, pid: int, settings: LoadSettings, resu
     done = 0
     while done < settings.memory_moves:
         batch = min(settings.memory_every, settings.memory_moves - done)
-        await run_moves(page, session, batch, settings)
+        await run_moves(page, session, batch, settings, burst=settings.memory_burst)
         done += batch
         results.memory_moves.append((done, rss_mb(pid)))
         if done < settings.memory_moves:
             session.index = (session.index + 1) % len(of_class)
             session.clean = images[of_class[session.index]]
-            await set_example(page, session.index, settings)
-            await show_digit(page, session, settings)
-            await page.locator(SLIDER).focus()
+            number = page.locator(f"{MAIN} [data-testid='stNumberInput'] input")
+            await number.fill(str(session.index))
+            await number.press("Enter")
+            await shows(page, session.clean, settings)
+            await page.locator(LIVE_SLIDER).focus()
     results.phase_s["memory"] = time.perf_counter() - started
-    await context.close()
+    if await page.locator(ERRORS).count():
+        session.errors.append("error element at the end of the key presses")
+    await close_session(context, page, session)
     collect(results, [session], "memory")
 
 
 def collect(results: Results, sessions: list[Session], phase: str) -> None:
     for session in sessions:
-        if phase == "single":
-            results.single += session.latencies
-        elif phase == "loaded":
-            results.loaded += session.latencies
-        results.actions += len(session.latencies)
+        results.painted.setdefault(phase, []).extend(session.painted)
+        results.served.setdefault(phase, []).extend(session.served)
+        results.checked += session.checked
+        results.frozen += session.frozen
+        results.fallback_404 += session.fallback_404
         results.wrong += session.wrong
         results.errors += [f"{phase}, session {session.number}: {e}" for e in session.errors]
 
@@ -516,18 +586,16 @@ async def run(settings: LoadSettings) -> Results:
         log = Path(runs_dir) / "server.log"
         process, url = serve(Path(runs_dir) / "runs", log, settings)
         try:
-            results.memory.append(
-                ("server started, before the first page (no TensorFlow yet)", rss_mb(process.pid))
-            )
+            sample_memory(results, "server started, before the first page (no TensorFlow yet)", process.pid)
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 await phase_single(browser, url, settings, results)
-                results.memory.append(("after the single session", rss_mb(process.pid)))
+                sample_memory(results, "after the single session", process.pid)
                 await phase_loaded(browser, url, process.pid, settings, results)
                 if settings.memory_moves:
                     await phase_memory(browser, url, process.pid, settings, results)
                 await browser.close()
-            results.memory.append(("every session closed", rss_mb(process.pid)))
+            sample_memory(results, "every session closed", process.pid)
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -542,37 +610,50 @@ async def run(settings: LoadSettings) -> Results:
 
 
 def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values) * 1000, q))
+    return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
 
-def report(settings: LoadSettings, results: Results) -> None:
-    single50, single95 = percentile(results.single, 50), percentile(results.single, 95)
-    load50, load95 = percentile(results.loaded, 50), percentile(results.loaded, 95)
+def latency_table(title: str, settings: LoadSettings, times: dict[str, list[float]]) -> None:
+    single, loaded = times.get("single", []), times.get("loaded", [])
+    single50, single95 = percentile(single, 50), percentile(single, 95)
+    load50, load95 = percentile(loaded, 50), percentile(loaded, 95)
     retraining = " + retraining" if settings.retrain else ""
-    print(f"Slider move → new Noisy panel (ms), one server, {os.cpu_count()} CPU cores")
+    print(f"{title} (ms), one server, {os.cpu_count()} CPU cores")
     print("| phase | sessions | moves | p50 | p95 | max | p50 / p95 vs one session |")
     print("|---|---:|---:|---:|---:|---:|---|")
     print(
-        f"| one session | 1 | {len(results.single)} | {single50:.0f} | {single95:.0f} | "
-        f"{max(results.single) * 1000:.0f} | 1 / 1 |"
+        f"| one session | 1 | {len(single)} | {single50:.0f} | {single95:.0f} | "
+        f"{max(single, default=0) * 1000:.0f} | 1 / 1 |"
     )
     print(
-        f"| {settings.sessions} sessions at once{retraining} | {settings.sessions} | {len(results.loaded)} | "
-        f"{load50:.0f} | {load95:.0f} | {max(results.loaded) * 1000:.0f} | "
+        f"| {settings.sessions} sessions at once{retraining} | {settings.sessions} | {len(loaded)} | "
+        f"{load50:.0f} | {load95:.0f} | {max(loaded, default=0) * 1000:.0f} | "
         f"**{load50 / single50:.2f} / {load95 / single95:.2f}** |"
     )
-    wall, (server_cpu, browser_cpu) = results.phase_s["loaded"], results.cpu_loaded
+
+
+def report(settings: LoadSettings, results: Results) -> None:
+    latency_table("Key press → panel drawn, in the browser", settings, results.painted)
+    print()
+    latency_table("Key release → the server has σ (the download label names it)", settings, results.served)
+    cores = os.cpu_count()
+    wall, (server_cpu, training_cpu, browser_cpu) = results.phase_s.get("loaded", 0.0), results.cpu_loaded
     print(
-        f"While the {settings.sessions} sessions moved ({wall:.1f} s, {os.cpu_count()} cores = "
-        f"{wall * os.cpu_count():.1f} CPU-s): the server used {server_cpu:.1f} CPU-s"
-        f"{' (page and training)' if settings.retrain else ''}, chromium {browser_cpu:.1f} CPU-s"
+        f"While the {settings.sessions} sessions moved ({wall:.1f} s, {cores} cores = "
+        f"{wall * cores:.1f} CPU-s): the server used {server_cpu:.1f} CPU-s, the training process "
+        f"{training_cpu:.1f}, chromium {browser_cpu:.1f}"
     )
     print()
     print(
-        f"Checked actions: {results.actions} ({settings.drawing} of the {settings.sessions} sessions drew); "
-        f"wrong panels: {len(results.wrong)}; errors: {len(results.errors)}; "
+        f"Checked key presses: {results.checked}; wrong panels: {len(results.wrong)}; "
+        f"frozen pages: {results.frozen}; errors: {len(results.errors)}; "
         f"each session saw only its own Original: {'yes' if results.distinct_originals else 'NO'}"
     )
+    if results.fallback_404:
+        print(
+            f"  Not counted as errors: {results.fallback_404} requests (HTTP 404) for a hidden fallback "
+            "panel's image the server had already dropped, on a session's first page"
+        )
     for line in (results.wrong + results.errors)[:20]:
         print(f"  {line}")
     if results.training:
@@ -580,22 +661,26 @@ def report(settings: LoadSettings, results: Results) -> None:
         ending = "then cancelled" if results.training_outlasted else "it had ENDED before the load did"
         print(f"  at its end {results.training[-1]!r} ({ending})")
     print()
-    print("Server memory (RSS, MB)")
-    print("| moment | RSS |")
-    print("|---|---:|")
-    for moment, mb in results.memory:
-        print(f"| {moment} | {mb:.0f} |")
+    print("Memory (RSS, MB)")
+    print("| moment | server | training process |")
+    print("|---|---:|---:|")
+    for moment, server, training in results.memory:
+        print(f"| {moment} | {server:.0f} | {f'{training:.0f}' if training else '–'} |")
     if results.memory_moves:
+        memory, heard = results.painted.get("memory", []), results.served.get("memory", [])
         print()
         print(
-            f"One session, {results.memory_moves[-1][0]} slider moves, a new digit every "
-            f"{settings.memory_every} ({results.phase_s['memory']:.0f} s):"
+            f"One session, {results.memory_moves[-1][0]} key presses in bursts of {settings.memory_burst} "
+            f"(the server hears the end of each), a new digit every {settings.memory_every} "
+            f"({results.phase_s['memory']:.0f} s; key press → panel drawn p50 {percentile(memory, 50):.0f} ms, "
+            f"p95 {percentile(memory, 95):.0f} ms; burst's key release → server has σ p50 "
+            f"{percentile(heard, 50):.0f} ms):"
         )
-        print("| moves | " + " | ".join(str(n) for n, _ in results.memory_moves) + " |")
+        print("| key presses | " + " | ".join(str(n) for n, _ in results.memory_moves) + " |")
         print("|---|" + "---:|" * len(results.memory_moves))
-        print("| RSS (MB) | " + " | ".join(f"{mb:.0f}" for _, mb in results.memory_moves) + " |")
+        print("| server RSS (MB) | " + " | ".join(f"{mb:.0f}" for _, mb in results.memory_moves) + " |")
         first, last = results.memory_moves[1][1], results.memory_moves[-1][1]
-        print(f"Growth from move {results.memory_moves[1][0]} to the last: {last - first:+.0f} MB")
+        print(f"Growth from key press {results.memory_moves[1][0]} to the last: {last - first:+.0f} MB")
 
 
 def parse_settings(argv: list[str] | None = None) -> LoadSettings:
@@ -618,7 +703,7 @@ def main() -> None:
     report(settings, results)
     print(f"\nWhole run: {time.perf_counter() - started:.0f} s")
     outlasted = results.training_outlasted or not settings.retrain
-    if results.wrong or results.errors or not results.distinct_originals or not outlasted:
+    if results.wrong or results.errors or results.frozen or not results.distinct_originals or not outlasted:
         sys.exit(1)
 
 
