@@ -47,6 +47,7 @@ def main() -> None:
             inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
     results.about_models(entries, session.sigma())
     retrain.sidebar_section(training, entries)  # last, so the panels are sent first
+    results.complete(entries, loaded)  # a new digit's whole sweep, after everything else went out
 
 
 main()

@@ -92,7 +92,7 @@ def start_streamlit(
 
 LIVE = ".dn-live"
 LIVE_SLIDER = ".dn-live .dn-slider"
-LIVE_READY = ".dn-live[data-ready='true']"
+LIVE_READY = ".dn-live[data-ready='true'][data-complete='true']"  # every σ's frames decoded
 LIVE_KINDS = ("noisy", "denoised", "original")
 PIXELS_JS = """(canvas) => {
     const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;

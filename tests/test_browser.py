@@ -15,12 +15,7 @@ from pathlib import Path
 import numpy as np
 from helpers import browser_page, screenshots_wanted, settle
 
-from bench.browser import (
-    LIVE_SLIDER,
-    live_labels,
-    live_pixels,
-    live_sigma,
-)
+from bench.browser import LIVE_SLIDER, live_labels, live_pixels, live_sigma, wait_live
 
 ROOT = Path(__file__).resolve().parents[1]
 PANELS = ".dn-live .dn-panels canvas"  # the live Noisy | Denoised | Original
@@ -62,6 +57,7 @@ def wait_for_drawing(page, before: np.ndarray) -> np.ndarray:
         arg=before.ravel().tolist(),
         timeout=60_000,
     )
+    wait_live(page)  # the whole sweep has followed the first answer
     settle(page)
     return pixels(page, "original")
 

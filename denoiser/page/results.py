@@ -29,6 +29,10 @@ def live_data(
     return payload.build(_result, clean, title, _readings, identity, _compared)
 
 
+PENDING = "live_pending"  # session state: the full sweep still to compute after this run
+SWEPT = "live_swept"  # session state: identities whose full sweep this session has had
+
+
 def show(
     entry: catalog.ModelEntry | None,
     entries: list[catalog.ModelEntry],
@@ -36,7 +40,13 @@ def show(
     clean: np.ndarray,
     field: np.ndarray,
 ) -> None:
-    """Noisy | Denoised | Original for this digit: live in the browser, drawn here until it runs."""
+    """Noisy | Denoised | Original for this digit: live in the browser, drawn here until it runs.
+
+    For a digit new to this session the browser first gets the panels at the current σ alone
+    (one image through the model), then `complete` computes every slider position after the
+    rest of the page has gone out and reruns, so the first panels come as fast as a plain
+    page's while the sweep follows a moment later.
+    """
     sigma = session.sigma()
     if entry is None:
         with st.container(key="fallback_panels"):
@@ -45,29 +55,54 @@ def show(
         return
     model = loaded[entry.key]
     compare = bool(st.session_state.get("compare"))
-    result, readings = full_sweep(entry, model, clean, field)
     if not live.ready():
         with st.container(key="fallback_panels"):
             session.fallback_slider()
             static_panels(entry, model, clean, field, sigma)
             if compare:
                 show_comparison(entries, loaded, clean, field, sigma)
-    compared = comparisons(entries, loaded, clean, field) if compare else ()
-    identity = payload.sweep_id(entry.key, entry.version, clean, field, [c.label for c in compared])
-    data = live_data(result, readings, compared, identity, clean, f"Denoised ({entry.label})")
+    labels = [e.label for e in entries if compare and not isinstance(loaded[e.key], str)]
+    identity = payload.sweep_id(entry.key, entry.version, clean, field, labels)
+    title = f"Denoised ({entry.label})"
+    swept = st.session_state.setdefault(SWEPT, [])
+    if live.ready() and identity not in swept:  # quick first answer: this σ only
+        result, readings = sweep_at(entry, model, clean, field, (sigma,))
+        data = payload.build(result, clean, title, readings, f"{identity}:{sigma}")
+        st.session_state[PENDING] = (identity, entry, clean, field, compare)
+    else:
+        result, readings = sweep_at(entry, model, clean, field, sweep.GRID)
+        compared = comparisons(entries, loaded, clean, field) if compare else ()
+        data = live_data(result, readings, compared, identity, clean, title)
     server_sigma, serial = session.server_sigma(live.remounted())
     live.mount(payload.with_sigma(data, server_sigma, serial, live.ready()))
     download(entry, model, clean, field, sigma)
 
 
-def full_sweep(entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray):
-    """Every slider position for this digit, with the classifier's readings (None without one)."""
-    result = resources.sweep_of(model, entry.key, entry.version, clean, field, sweep.GRID)
+def complete(entries: list[catalog.ModelEntry], loaded: dict) -> None:
+    """At the end of a run that sent a quick answer: compute the whole sweep (now cached) and rerun."""
+    pending = st.session_state.pop(PENDING, None)
+    if pending is None:
+        return
+    identity, entry, clean, field, compare = pending
+    sweep_at(entry, loaded[entry.key], clean, field, sweep.GRID)
+    if compare:
+        comparisons(entries, loaded, clean, field)
+    swept = st.session_state[SWEPT]
+    swept.append(identity)
+    del swept[:-64]  # a bounded memory of digits seen
+    st.rerun()
+
+
+def sweep_at(
+    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigmas: tuple
+) -> tuple[sweep.Sweep, sweep.Readings | None]:
+    """This digit at `sigmas`, with the classifier's readings (None without a classifier)."""
+    result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas)
     reader, reader_version = resources.classifier_model()
     readings = None
     if reader is not None:
         readings = resources.sweep_readings(
-            reader, result, reader_version, entry.key, entry.version, clean, field, sweep.GRID
+            reader, result, reader_version, entry.key, entry.version, clean, field, sigmas
         )
     return result, readings
 
@@ -86,10 +121,16 @@ def comparisons(
 
 
 def at_sigma(
-    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
+    entry: catalog.ModelEntry,
+    model: keras.Model,
+    clean: np.ndarray,
+    field: np.ndarray,
+    sigma: float,
+    sigmas: tuple[float, ...] | None = None,
 ):
-    """(images, captions, readings) of the three panels at σ, as the server draws them."""
-    sigmas = sweep.sigmas_for(sigma)
+    """(images, captions, readings) of the three panels at σ, as the server draws them, from a
+    sweep over `sigmas` (default: the whole grid, which later slider moves then reuse)."""
+    sigmas = sigmas or sweep.sigmas_for(sigma)
     result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas)
     i = result.index(sigma)
     images = (result.noisy[i], result.denoised[i], clean)
@@ -120,7 +161,7 @@ def download(
     entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
 ) -> None:
     """The download button and New noise, under the panels; the PNG is built only when clicked."""
-    images, captions, _ = at_sigma(entry, model, clean, field, sigma)
+    images, captions, _ = at_sigma(entry, model, clean, field, sigma, (sigma,))
     with st.container(horizontal=True, key="result_actions"):
         st.button("New noise", on_click=session.new_noise, key="new_noise")
         st.download_button(

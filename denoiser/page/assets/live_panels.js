@@ -4,9 +4,12 @@
 // captions, readings and PSNR per σ. Moving the slider only picks a frame here; the server
 // hears the final σ once, when the visitor lets go (or stops pressing keys), through the
 // component's "sigma" state value. Streamlit calls this function again on every rerun with
-// the new data, so the view is built once per element and kept in `views`.
+// the new data, so the view is built once per element and kept in `views`. The data may hold
+// only some σ (the page's quick first answer for a new digit): positions without a frame keep
+// the last one drawn until the whole sweep arrives.
 
 const views = new WeakMap();
+const LAST = 100; // the slider's positions are σ = 0.00 … 1.00, i.e. 0 … 100 hundredths
 const KEY_IDLE_MS = 300; // keys pressed closer together than this are one move for the server
 const STEPS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
 const FALLBACK_STYLE = "dn-live-hides-fallback";
@@ -41,7 +44,8 @@ function createView(root) {
     data: null, // the latest data from the server
     frames: null, // {noisy: ImageData[], denoised: ImageData[], original: ImageData[], compared: ImageData[][]}
     framesFor: null, // which data.id + compared labels the frames were decoded from
-    index: 50,
+    index: 50, // the slider's position, in hundredths of σ
+    frameAt: new Map(), // slider position → row in the data's arrays
     serial: null, // the server's σ serial last applied
     sentIndex: null,
     keyTimer: null,
@@ -52,8 +56,7 @@ function createView(root) {
   };
 
   const setIndex = (index) => {
-    const last = view.data ? view.data.sigmas.length - 1 : 100;
-    view.index = Math.max(0, Math.min(last, index));
+    view.index = Math.max(0, Math.min(LAST, index));
     render();
   };
 
@@ -62,16 +65,15 @@ function createView(root) {
     view.keyTimer = null;
     if (!view.data || view.sentIndex === view.index || !view.setStateValue) return;
     view.sentIndex = view.index;
-    view.setStateValue("sigma", view.data.sigmas[view.index]);
+    view.setStateValue("sigma", view.index / 100);
   };
 
   slider.addEventListener("keydown", (event) => {
     if (!view.data) return;
-    const last = view.data.sigmas.length - 1;
     let next = null;
     if (event.key in STEPS) next = view.index + STEPS[event.key];
     else if (event.key === "Home") next = 0;
-    else if (event.key === "End") next = last;
+    else if (event.key === "End") next = LAST;
     if (next === null) return;
     event.preventDefault(); // the browser's own steps differ (PageUp is not 0.1 everywhere)
     setIndex(next);
@@ -99,13 +101,19 @@ function createView(root) {
   function render() {
     const data = view.data;
     if (!data) return;
-    const i = view.index;
-    const sigma = data.sigmas[i];
+    const sigma = view.index / 100;
     const text = sigma.toFixed(2);
     if (Number(slider.value) !== sigma) slider.value = String(sigma);
     slider.setAttribute("aria-valuenow", text);
     slider.setAttribute("aria-valuetext", `σ ${text}`);
     value.textContent = text;
+    root.dataset.sigma = text;
+    moveMarker(chart, data, view.index, view.frameAt.get(view.index));
+    const i = view.frameAt.get(view.index);
+    // Before a new digit's frames are decoded, or at a σ the (partial) data lacks, the panels keep
+    // what they show: pixels and captions always change together.
+    if (!view.frames || i === undefined) return;
+    root.dataset.shown = text;
     const captions = [data.captions.noisy[i], data.captions.denoised[i], data.captions.original];
     const readings = data.readings
       ? [data.readings.noisy[i], data.readings.denoised[i], data.readings.original]
@@ -126,35 +134,34 @@ function createView(root) {
       panel.canvas.setAttribute("aria-label", `Denoised by ${caption}`);
       panel.caption.textContent = caption.split(" · ").join("\n");
     });
-    moveMarker(chart, data, i);
-    root.dataset.sigma = text;
   }
 
   view.update = (data) => {
-    const first = view.data === null;
     view.data = data;
     if (data.serial !== view.serial) {
       // The server set σ itself (first load, or state changed by code): take it. A σ that only
       // echoes what this slider sent comes with the same serial and is ignored, so a rerun
       // never pulls the thumb back while the visitor is still moving it.
       view.serial = data.serial;
-      const index = data.sigmas.findIndex((s) => Math.abs(s - data.sigma) < 1e-6);
-      if (index >= 0) view.index = index;
+      view.index = Math.max(0, Math.min(LAST, Math.round(data.sigma * 100)));
       view.sentIndex = view.index;
     }
-    const frameKey = `${data.id}|${data.compared.map((c) => c.label).join("|")}`;
+    view.frameAt = new Map(data.sigmas.map((s, row) => [Math.round(s * 100), row]));
+    const frameKey = `${data.id}|${data.sigmas.length}|${data.compared.map((c) => c.label).join("|")}`;
     if (frameKey !== view.framesFor) {
       view.framesFor = frameKey;
+      view.frames = null;
+      root.dataset.complete = "false";
       drawChart(chart, data);
       buildCompared(compared, view, data);
       decodeAll(data).then((frames) => {
         if (view.framesFor !== frameKey) return; // a newer digit arrived meanwhile
         view.frames = frames;
+        root.dataset.complete = String(data.sigmas.length > LAST);
         render();
         markReady(root, view);
       }, (error) => console.error("live panels: could not decode the frames", error));
     }
-    if (first) view.index = Math.max(0, Math.min(data.sigmas.length - 1, view.index));
     render();
   };
   return view;
@@ -172,8 +179,18 @@ function markReady(root, view) {
   root.dataset.ready = "true";
   if (!view.readySent && !view.data.ready && view.setStateValue) {
     view.readySent = true;
-    view.setStateValue("ready", true);
+    // The rerun this causes deletes the fallback's images on the server: let them arrive first
+    // (hidden, they still load), or the browser logs a 404 for each.
+    fallbackLoaded().then(() => view.setStateValue("ready", true));
   }
+}
+
+function fallbackLoaded(limitMs = 3000) {
+  const images = Array.from(document.querySelectorAll(".st-key-fallback_panels img")).filter((i) => !i.complete);
+  const loaded = images.map((image) => new Promise((done) => image.addEventListener("load", done, { once: true })));
+  const failed = images.map((image) => new Promise((done) => image.addEventListener("error", done, { once: true })));
+  const settled = images.map((_, n) => Promise.race([loaded[n], failed[n]]));
+  return Promise.race([Promise.all(settled), new Promise((done) => setTimeout(done, limitMs))]);
 }
 
 async function decodeAll(data) {
@@ -233,9 +250,8 @@ function scales(data) {
   const values = [...data.psnr.noisy, ...data.psnr.denoised].filter((v) => v !== null);
   const low = Math.floor(Math.min(...values) / 5) * 5;
   const high = Math.ceil(Math.max(...values) / 5) * 5 || low + 5;
-  const last = data.sigmas[data.sigmas.length - 1] || 1;
   return {
-    x: (sigma) => CHART.left + (sigma / last) * (CHART.right - CHART.left),
+    x: (sigma) => CHART.left + sigma * (CHART.right - CHART.left),
     y: (psnr) => CHART.bottom - ((Math.min(psnr, high) - low) / (high - low || 1)) * (CHART.bottom - CHART.top),
     low,
     high,
@@ -280,10 +296,10 @@ function drawChart(svg, data) {
   svg.scale = scale;
 }
 
-function moveMarker(svg, data, i) {
+function moveMarker(svg, data, position, i) {
   const scale = svg.scale;
   if (!scale) return;
-  const x = scale.x(data.sigmas[i]);
+  const x = scale.x(position / 100);
   const line = svg.querySelector(".dn-marker");
   line.setAttribute("x1", x);
   line.setAttribute("x2", x);
@@ -295,14 +311,14 @@ function moveMarker(svg, data, i) {
       dot.setAttribute("cy", scale.y(value));
     }
   };
-  place(".dn-marker-noisy", data.psnr.noisy[i]);
-  place(".dn-marker-denoised", data.psnr.denoised[i]);
-  const noisy = data.psnr.noisy[i];
-  const denoised = data.psnr.denoised[i];
+  const noisy = i === undefined ? null : data.psnr.noisy[i];
+  const denoised = i === undefined ? null : data.psnr.denoised[i];
+  place(".dn-marker-noisy", noisy);
+  place(".dn-marker-denoised", denoised);
   const label = svg.querySelector(".dn-marker-text");
-  label.textContent = `σ ${data.sigmas[i].toFixed(2)}: ${noisy === null ? "∞" : noisy.toFixed(1)} → ${
-    denoised === null ? "∞" : denoised.toFixed(1)
-  } dB`;
+  const db = (v) => (v === null ? "∞" : v.toFixed(1));
+  label.textContent =
+    i === undefined ? `σ ${(position / 100).toFixed(2)}` : `σ ${(position / 100).toFixed(2)}: ${db(noisy)} → ${db(denoised)} dB`;
   const right = x > (CHART.left + CHART.right) / 2;
   label.setAttribute("x", right ? x - 5 : x + 5);
   label.setAttribute("text-anchor", right ? "end" : "start");
