@@ -43,9 +43,9 @@ def show(
     """Noisy | Denoised | Original for this digit: live in the browser, drawn here until it runs.
 
     For a digit new to this session the browser first gets the panels at the current σ alone
-    (one image through the model), then `complete` computes every slider position after the
-    rest of the page has gone out and reruns, so the first panels come as fast as a plain
-    page's while the sweep follows a moment later.
+    (one image through the model, no classifier), then `complete` computes every slider
+    position and the readings after the rest of the page has gone out and reruns: the first
+    panels come sooner, and the sweep follows a moment later.
     """
     sigma = session.sigma()
     if entry is None:
@@ -66,8 +66,8 @@ def show(
     title = f"Denoised ({entry.label})"
     swept = st.session_state.setdefault(SWEPT, [])
     if live.ready() and identity not in swept:  # quick first answer: this σ only
-        result, readings = sweep_at(entry, model, clean, field, (sigma,))
-        data = payload.build(result, clean, title, readings, f"{identity}:{sigma}")
+        result = resources.sweep_of(model, entry.key, entry.version, clean, field, (sigma,))
+        data = payload.build(result, clean, title, None, f"{identity}:{sigma}")  # readings follow
         st.session_state[PENDING] = (identity, entry, clean, field, compare)
     else:
         result, readings = sweep_at(entry, model, clean, field, sweep.GRID)
@@ -127,9 +127,11 @@ def at_sigma(
     field: np.ndarray,
     sigma: float,
     sigmas: tuple[float, ...] | None = None,
+    with_readings: bool = True,
 ):
     """(images, captions, readings) of the three panels at σ, as the server draws them, from a
-    sweep over `sigmas` (default: the whole grid, which later slider moves then reuse)."""
+    sweep over `sigmas` (default: the whole grid, which later slider moves then reuse); the
+    readings are None each when there is no classifier or they are not asked for."""
     sigmas = sigmas or sweep.sigmas_for(sigma)
     result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas)
     i = result.index(sigma)
@@ -137,7 +139,7 @@ def at_sigma(
     captions = panel_captions(entry, result.noisy_scores[i], result.denoised_scores[i], clean)
     reader, reader_version = resources.classifier_model()
     found = (None,) * 3
-    if reader is not None:
+    if reader is not None and with_readings:
         read = resources.sweep_readings(
             reader, result, reader_version, entry.key, entry.version, clean, field, sigmas
         )
@@ -161,7 +163,7 @@ def download(
     entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
 ) -> None:
     """The download button and New noise, under the panels; the PNG is built only when clicked."""
-    images, captions, _ = at_sigma(entry, model, clean, field, sigma, (sigma,))
+    images, captions, _ = at_sigma(entry, model, clean, field, sigma, (sigma,), with_readings=False)
     with st.container(horizontal=True, key="result_actions"):
         st.button("New noise", on_click=session.new_noise, key="new_noise")
         st.download_button(
