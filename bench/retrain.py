@@ -44,7 +44,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit  # noqa: E402
 from denoiser.page import catalog, jobs  # noqa: E402
 from denoiser.train import TrainConfig  # noqa: E402
 
-STROKES = 15  # new digits per phase (idle, training, idle again)
+STROKES = 10  # new digits per phase (idle, training, idle again), each phase on a cleared canvas
 CLI_RATE = re.compile(r"trained \S+ in [\d.]+ s \(([\d,]+) images/s\)")
 SIDEBAR = "[data-testid='stSidebar']"
 DEFAULT = dict(epochs=5, train_size=60000)  # the sidebar's defaults
@@ -169,6 +169,16 @@ def cancel_training(page) -> None:
     latency.settle(page)
 
 
+def strokes_on_a_fresh_canvas(page) -> list[float]:
+    """Clear the canvas, draw a 7, then STROKES new strokes (bench/latency.py's strokes repeat
+    every six, and on a canvas already full of them a stroke may change no pixel)."""
+    page.get_by_role("button", name="Clear").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+    latency.settle(page)
+    latency.draw(page)
+    return latency.new_digits(page, STROKES)
+
+
 def panels(scratch: Path) -> None:
     """New digit → new Noisy panel: idle, during a training, idle again."""
     from playwright.sync_api import sync_playwright
@@ -185,14 +195,12 @@ def panels(scratch: Path) -> None:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = latency.open_page(browser, url, live=True)
             page.get_by_role("tab", name="Draw").click()
-            page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
-            latency.draw(page)
-            idle = latency.new_digits(page, STROKES)
+            idle = strokes_on_a_fresh_canvas(page)
             start_long_training(page)
-            busy = latency.new_digits(page, STROKES)
+            busy = strokes_on_a_fresh_canvas(page)
             still_training = page.get_by_role("button", name="Cancel").count() == 1
             cancel_training(page)
-            idle += latency.new_digits(page, STROKES)
+            idle += strokes_on_a_fresh_canvas(page)
             browser.close()
     finally:
         process.terminate()
