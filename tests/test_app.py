@@ -681,3 +681,32 @@ def test_only_app_py_and_the_page_package_import_streamlit():
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_fallback_choice_is_the_chosen_model_or_the_first_that_loaded(tmp_path):
+    from denoiser.page import picker
+
+    entries = [catalog.ModelEntry(f"weights/{n}", n, tmp_path / f"{n}.keras", "") for n in ("a", "b", "c")]
+    loaded = {
+        "weights/a": "a.keras is damaged or not a Keras model file",
+        "weights/b": object(),
+        "weights/c": object(),
+    }
+    assert picker.fallback_for(entries[2], entries, loaded) is entries[2]
+    assert picker.fallback_for(entries[0], entries, loaded) is entries[1]
+    assert picker.fallback_for(entries[0], entries, {key: "broken" for key in loaded}) is None
+
+
+def test_the_gc_policy_comes_from_the_environment_with_a_safe_default(monkeypatch):
+    from denoiser.page import session
+
+    for value, policy in (
+        ("models", "models"),
+        ("OFF", "off"),
+        ("", "imports"),
+        ("freeze-everything", "imports"),
+    ):
+        monkeypatch.setenv("DENOISER_GC", value)
+        assert session.gc_policy() == policy
+    monkeypatch.delenv("DENOISER_GC")
+    assert session.gc_policy() == "imports"
