@@ -5,8 +5,9 @@ cheapest way to have many visitors on two cores). Each session opens the page (t
 sample tab, a digit shown with no click), picks its own digit (class and example differ
 between sessions) and then moves the live panels' σ slider one key press at a time. The
 slider scrubs in the browser: every key draws that σ's frames from the sweep the server sent
-once per digit, and the server hears the σ 300 ms after the last key press, then reruns
-(the download button's label then names the new σ). After every key the bench reads the
+once per digit (a new digit first comes at the current σ alone, its whole sweep a rerun later;
+the bench waits for the whole sweep before the first key), and the server hears the σ 300 ms
+after the last key press, then reruns (the download button's label then names the new σ). After every key the bench reads the
 panels as the browser shows them (the 28×28 canvases) and checks that they are the session's
 own: the Original is that session's digit, and the Noisy panel is exactly
 round(255·clip(digit + σ·field)) at the σ the slider shows, the field being the page's noise
@@ -115,7 +116,9 @@ WATCH_KEYS = """() => {
         moves.push(move);
         requestAnimationFrame(() => {
             move.painted = performance.now();
-            move.sigma = document.querySelector(".dn-live").dataset.sigma;
+            const live = document.querySelector(".dn-live");
+            move.sigma = live.dataset.sigma;  // the slider's σ
+            move.shown = live.dataset.shown;  // the σ of the frames the panels show
         });
     }, true);
     document.addEventListener("keyup", (event) => {
@@ -139,17 +142,18 @@ READ_PANELS = """() => {
         for (let i = 0; i < rgba.length; i += 4) out.push(rgba[i]);
         return out;
     };
-    return { sigma: document.querySelector(".dn-live").dataset.sigma, noisy: grey("noisy"),
+    const live = document.querySelector(".dn-live");
+    return { sigma: live.dataset.sigma, shown: live.dataset.shown, noisy: grey("noisy"),
              original: grey("original") };
 }"""
-SHOWS_DIGIT = """(expected) => {
-    const live = document.querySelector(".dn-live[data-ready='true']");
+SHOWS_DIGIT = f"""(expected) => {{
+    const live = document.querySelector("{LIVE_READY}");  // every σ's frames decoded
     if (!live) return false;
     const canvas = live.querySelector(".dn-panels .dn-original");
     const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     for (let i = 0; i < expected.length; i++) if (rgba[4 * i] !== expected[i]) return false;
     return true;
-}"""
+}}"""
 FIELD = np.random.default_rng(0).standard_normal((28, 28), dtype=np.float32)  # noise.noise_field(seed=0)
 
 
@@ -349,7 +353,8 @@ async def pick_sample(page, session: Session, settings: LoadSettings) -> None:
 
 
 async def shows(page, clean: np.ndarray, settings: LoadSettings) -> None:
-    """Until the live Original panel is `clean` (its new sweep arrived and was decoded)."""
+    """Until the live Original panel is `clean` and its whole sweep is decoded (a new digit's
+    first answer holds only the current σ; the sweep follows in a second rerun)."""
     expected = to_pixels(clean).ravel().tolist()
     await page.wait_for_function(SHOWS_DIGIT, arg=expected, timeout=settings.timeout_s * 1000, polling=50)
 
@@ -369,8 +374,11 @@ async def press(page, session: Session, key: str, settings: LoadSettings, wait_f
         return
     move = await handle.json_value()
     session.painted.append((move["painted"] - move["down"]) / 1000)
-    if move["sigma"] != expected:
-        session.wrong.append(f"session {session.number}: {key} from σ {before} drew σ {move['sigma']}")
+    if (move["sigma"], move["shown"]) != (expected, expected):
+        session.wrong.append(
+            f"session {session.number}: {key} from σ {before} drew σ {move['shown']} "
+            f"(slider at {move['sigma']})"
+        )
     await check_panels(page, session)
     if wait_for_server:
         await server_has(page, session, expected, move["up"], settings)
@@ -393,7 +401,9 @@ async def server_has(page, session: Session, sigma: str, released: float | None,
 async def check_panels(page, session: Session) -> None:
     """Original is this session's digit and Noisy is it at the σ the slider shows."""
     shown = await page.evaluate(READ_PANELS)
-    sigma = shown["sigma"]
+    sigma = shown["shown"]  # the σ of the frames drawn (the slider's, once the whole sweep is in)
+    if sigma != shown["sigma"]:
+        session.wrong.append(f"session {session.number}: panels at σ {sigma}, slider at {shown['sigma']}")
     noisy = np.asarray(shown["noisy"], np.uint8).reshape(28, 28)
     original = np.asarray(shown["original"], np.uint8).reshape(28, 28)
     session.checked += 1
