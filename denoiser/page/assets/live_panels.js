@@ -185,7 +185,7 @@ function markReady(root, view) {
   }
 }
 
-function fallbackLoaded(limitMs = 3000) {
+function fallbackLoaded(limitMs = 15000) {
   const images = Array.from(document.querySelectorAll(".st-key-fallback_panels img")).filter((i) => !i.complete);
   const loaded = images.map((image) => new Promise((done) => image.addEventListener("load", done, { once: true })));
   const failed = images.map((image) => new Promise((done) => image.addEventListener("error", done, { once: true })));
