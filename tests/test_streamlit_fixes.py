@@ -11,11 +11,12 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from helpers import require_browser, serve_app
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.runtime import app_session
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
-from test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser, serve_app
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from denoiser.page import streamlit_fixes
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"
