@@ -485,6 +485,8 @@ class TrainingJobs:
             clear_partials(self.runs_dir)
             if name is not None:
                 prune(self.runs_dir, self.keep)
+        except OSError:  # the runs folder itself is gone: nothing left to clean
+            LOG.warning("could not clean up after the training in %s", self.runs_dir, exc_info=True)
         finally:
             self.lock.release()
 
