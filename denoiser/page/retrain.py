@@ -12,6 +12,7 @@ started it finds it selected. Whoever presses Start gets a token in the page's U
 from __future__ import annotations
 
 import math
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ def follow_training() -> jobs.TrainingJobs | None:
     installs the fix for the panel's polls (once per process) and says so when the visitor's
     selected model was pruned.
     """
-    streamlit_fixes.deliver_full_runs()  # the panel's polls must not drop a full run's panels
+    if os.environ.get("DENOISER_FULL_RUN_FIX") != "0":  # 0: only to measure the race (docs/retrain.md)
+        streamlit_fixes.deliver_full_runs()  # the panel's polls must not drop a full run's panels
     if notice := pruned_model_notice():
         st.sidebar.warning(notice)
     options = read_options()
