@@ -11,6 +11,8 @@ started it finds it selected. Whoever presses Start gets a token in the page's U
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import os
 import uuid
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from denoiser import data, models
 from denoiser.page import catalog, jobs, streamlit_fixes
@@ -310,17 +313,30 @@ def show_progress(state: jobs.JobState, mine: bool) -> None:
 
 
 def show_snapshots(snapshots: list[jobs.Snapshot]) -> None:
-    """Your digit, denoised by the model being trained: the latest few, oldest first."""
+    """Your digit, denoised by the model being trained: the latest few, oldest first.
+
+    Inline PNGs (data URIs), not `st.image`: the panel redraws every second, and each redraw
+    would replace the previous run's media files while the browser may still be fetching
+    them (404s in its console, seen in bench/load.py's retraining session).
+    """
     shown = snapshots[-SNAPSHOTS_SHOWN:]
     if not shown:
         return
-    st.image(
-        [s.image for s in shown],
-        caption=[f"epoch {s.epoch:.1f}" for s in shown],
-        width=44,
-        output_format="PNG",
+    figures = "".join(
+        f'<figure style="margin:0;text-align:center"><img alt="epoch {s.epoch:.1f}" src="{png_uri(s.image)}" '
+        f'style="width:40px;image-rendering:pixelated"><figcaption style="font-size:0.7rem">'
+        f"{s.epoch:.1f}</figcaption></figure>"
+        for s in shown
     )
-    st.caption("Your digit, denoised by the model being trained: it learns as you watch.")
+    st.html(f'<div class="dn-snapshots" style="display:flex;gap:6px;flex-wrap:wrap">{figures}</div>')
+    st.caption("Your digit, denoised by the model being trained (by epoch): it learns as you watch.")
+
+
+def png_uri(image: np.ndarray) -> str:
+    """A 28×28 uint8 image as a `data:` URI (about 400 bytes)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> None:
