@@ -46,7 +46,7 @@ def main() -> None:
             samples = session.sample_digits()
             inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
     results.about_models(entries, session.sigma())
-    retrain.sidebar_section(training, entries)  # last, so the panels are sent first
+    retrain.sidebar_section(training, entries, clean)  # last: the panels go first; `clean` for the snapshots
     results.complete(entries, loaded)  # a new digit's whole sweep, after everything else went out
 
 

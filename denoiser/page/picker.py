@@ -69,7 +69,8 @@ def model_picker(entries: list[catalog.ModelEntry], loaded: dict, sigma: float) 
     by_key = {e.key: e for e in entries}
     if lost := st.session_state.pop(LOST, None):
         st.sidebar.warning(
-            f"The model you had selected ({lost}) was removed from this server; showing the default."
+            f"The model you had selected, {lost}, was removed from this server (only the newest "
+            "retrained models are kept): the default model is shown instead."
         )
     key = st.sidebar.radio(
         "Denoiser",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import streamlit as st
 from PIL import Image
 
 from denoiser import data, models
-from denoiser.page import catalog, jobs, streamlit_fixes
+from denoiser.page import catalog, jobs
 from denoiser.train import Progress, TrainConfig
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
@@ -36,7 +35,6 @@ VISITOR = "retrain_visitor"  # session state: this session's id when the URL car
 WATCHING = "retrain_watching"  # the number of the active job at this session's last full run
 NOTICE = "retrain_notice"  # a one-off message from the Start button's callback
 ELSEWHERE = "retrain_elsewhere"  # this page showed another server process's training
-LABELS = "retrain_labels"  # retrained models' labels at the last run, to name one that was pruned
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,37 +57,12 @@ def read_options() -> jobs.Options | str:
         return str(error)
 
 
-def pruned_model_notice() -> str | None:
-    """A warning for a visitor whose selected retrained model has been removed since their last run.
-
-    Only the newest few retrained models are kept, so someone else's training can remove the
-    one this visitor picked; the model list then falls back to the default, and says why here.
-    Call it before the model list is drawn (it reads the selection the list is about to change).
-    """
-    key = st.session_state.get("model")
-    if not isinstance(key, str) or not key.startswith("runs/"):
-        return None
-    if (catalog.runs_dir() / f"{key[len('runs/') :]}.keras").is_file():
-        return None
-    label = st.session_state.get(LABELS, {}).get(key, key[len("runs/") :])
-    return (
-        f"The model you had selected, {label}, was removed from this server (only the newest retrained "
-        "models are kept): the default model is shown instead."
-    )
-
-
 def follow_training() -> jobs.TrainingJobs | None:
     """Before the model list is built: the slot, with a just-finished model selected for its owner, once.
 
     Called at the top of every full run, so it also records whether a job is active; the
-    progress panel compares against that to notice the job's end and rerun the page. It also
-    installs the fix for the panel's polls (once per process) and says so when the visitor's
-    selected model was pruned.
+    progress panel compares against that to notice the job's end and rerun the page.
     """
-    if os.environ.get("DENOISER_FULL_RUN_FIX") != "0":  # 0: only to measure the race (docs/retrain.md)
-        streamlit_fixes.deliver_full_runs()  # the panel's polls must not drop a full run's panels
-    if notice := pruned_model_notice():
-        st.sidebar.warning(notice)
     options = read_options()
     if not isinstance(options, jobs.Options) or not options.allowed:
         return None
@@ -111,7 +84,6 @@ def sidebar_section(
     options = read_options()
     if isinstance(options, jobs.Options) and not options.allowed:
         return
-    st.session_state[LABELS] = {e.key: e.label for e in entries if e.retrained}
     st.sidebar.header("Retrain")
     if not isinstance(options, jobs.Options) or slot is None:
         st.sidebar.error(f"Training is switched off: {options}.")
