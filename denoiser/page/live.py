@@ -11,6 +11,7 @@ the component fails still sees them (and AppTest, which cannot run components, t
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from typing import Any
 
@@ -18,6 +19,7 @@ import streamlit as st
 
 from denoiser.page import catalog, session
 
+LOG = logging.getLogger(__name__)
 KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …}
 NAME = "denoiser.live_panels"
 ASSETS = resources.files("denoiser.page") / "assets"
@@ -40,11 +42,10 @@ def register() -> Any | None:
             isolate_styles=False,  # tests and benchmarks read the canvases from the page's DOM
         )
     except Exception as error:  # noqa: BLE001 - any failure leaves the fallback panels
-        REGISTRATION_ERROR.append(catalog.first_line(error))
+        LOG.warning("the live panels are unavailable, the page draws its own: %s", catalog.first_line(error))
         return None
 
 
-REGISTRATION_ERROR: list[str] = []
 COMPONENT = register()
 
 

@@ -69,13 +69,15 @@ def show(
         result = resources.sweep_of(model, entry.key, entry.version, clean, field, (sigma,))
         data = payload.build(result, clean, title, None, f"{identity}:{sigma}")  # readings follow
         st.session_state[PENDING] = (identity, entry, clean, field, compare)
+        sigmas = (sigma,)
     else:
         result, readings = sweep_at(entry, model, clean, field, sweep.GRID)
         compared = comparisons(entries, loaded, clean, field) if compare else ()
         data = live_data(result, readings, compared, identity, clean, title)
+        sigmas = sweep.sigmas_for(sigma)  # the grid's sweep, cached: a release makes no model call
     server_sigma, serial = session.server_sigma(live.remounted())
     live.mount(payload.with_sigma(data, server_sigma, serial, live.ready()))
-    download(entry, model, clean, field, sigma)
+    download(entry, model, clean, field, sigma, sigmas)
 
 
 def complete(entries: list[catalog.ModelEntry], loaded: dict) -> None:
@@ -160,10 +162,16 @@ def static_panels(
 
 
 def download(
-    entry: catalog.ModelEntry, model: keras.Model, clean: np.ndarray, field: np.ndarray, sigma: float
+    entry: catalog.ModelEntry,
+    model: keras.Model,
+    clean: np.ndarray,
+    field: np.ndarray,
+    sigma: float,
+    sigmas: tuple[float, ...],
 ) -> None:
-    """The download button and New noise, under the panels; the PNG is built only when clicked."""
-    images, captions, _ = at_sigma(entry, model, clean, field, sigma, (sigma,), with_readings=False)
+    """The download button and New noise, under the panels; the PNG is built only when clicked,
+    from the sweep over `sigmas` the panels were drawn from."""
+    images, captions, _ = at_sigma(entry, model, clean, field, sigma, sigmas, with_readings=False)
     with st.container(horizontal=True, key="result_actions"):
         st.button("New noise", on_click=session.new_noise, key="new_noise")
         st.download_button(
