@@ -20,6 +20,7 @@ from bench.browser import LIVE_SLIDER, live_labels, live_pixels, live_sigma, wai
 ROOT = Path(__file__).resolve().parents[1]
 PANELS = ".dn-live .dn-panels canvas"  # the live Noisy | Denoised | Original
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
+TOOLBAR = ".dc-toolbar"  # the drawing canvas's floating toolbar (in its shadow root; locators pierce it)
 
 
 def pixels(page, kind: str) -> np.ndarray:
@@ -89,7 +90,9 @@ def test_a_drawn_digit_shows_three_panels_with_the_drawing_as_original(page):
     assert labels[1].startswith("Denoised (") and labels[2].startswith("Original · PSNR ∞ dB")
     if screenshots_wanted():
         page.mouse.move(1150, 1200)  # off the canvas (its toolbar shows on hover) and off the sidebar
-        page.wait_for_timeout(400)
+        from playwright.sync_api import expect
+
+        expect(page.locator(TOOLBAR)).to_have_css("opacity", "0")  # hidden again
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
@@ -124,13 +127,15 @@ def test_clear_empties_the_canvas_and_asks_for_a_drawing(page):
 
 
 def test_the_canvas_toolbar_never_covers_the_tabs(page):
+    from playwright.sync_api import expect
+
     open_draw_tab(page)
     canvas = page.locator("canvas.upper-canvas").bounding_box()
     tab = page.get_by_role("tab", name="Upload").bounding_box()
     centre = (tab["x"] + tab["width"] / 2, tab["y"] + tab["height"] / 2)
     # A pointer moving up from the canvas to the tab, as a visitor's would: the toolbar opens on hover.
     page.mouse.move(canvas["x"] + canvas["width"] - 20, canvas["y"] + 20)
-    page.wait_for_timeout(400)  # the toolbar's own opening transition
+    expect(page.locator(TOOLBAR)).to_have_css("opacity", "1")  # open, its transition over
     page.mouse.move(*centre, steps=10)
     on_top = page.evaluate(
         "([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.closest('[role=tab]') ?"
