@@ -86,8 +86,8 @@ def test_the_browser_shows_exactly_the_servers_sweep_and_sigma_zero_is_the_origi
             go_to(page, sigma)
             i = result.index(sigma)
             assert live_sigma(page) == f"{sigma:.2f}"
-            np.testing.assert_array_equal(pixels(page, "noisy"), payload.to_pixels(result.noisy[i]))
-            np.testing.assert_array_equal(pixels(page, "denoised"), payload.to_pixels(result.denoised[i]))
+            np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(result.noisy[i]))
+            np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(result.denoised[i]))
             assert live_labels(page)[1] == panels.caption(
                 "Denoised (blind)",
                 result.denoised_scores[i],

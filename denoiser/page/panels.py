@@ -85,11 +85,15 @@ def reading_text(digit: int, confidence: float) -> str:
     return f"Classifier reads **{digit}** ({confidence:.0%})"
 
 
+def to_pixels(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] → uint8, rounded: the grey levels every panel shows (server or browser)."""
+    return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def upscale(image: np.ndarray, size: int = PANEL_PX) -> np.ndarray:
     """A (28, 28) float image in [0, 1] → uint8 at a whole-number scale of at least `size` px."""
-    array = np.asarray(image, dtype=np.float32)
-    scale = max(1, math.ceil(size / array.shape[0]))
-    pixels = np.round(np.clip(array, 0.0, 1.0) * 255).astype(np.uint8)
+    pixels = to_pixels(image)
+    scale = max(1, math.ceil(size / pixels.shape[0]))
     return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
 
 

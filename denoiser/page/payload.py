@@ -5,7 +5,7 @@ plain JSON the component can scrub through without asking the server: each kind 
 (noisy, denoised, every compared model's denoised) as one lossless greyscale PNG sprite of
 101 frames stacked vertically, and per σ the captions, the classifier's readings and the
 PSNR the chart draws. The pixels are exactly those of `panels.upscale` before upscaling
-(`to_pixels`), so what the browser shows is what a downloaded panel shows.
+(`panels.to_pixels`), so what the browser shows is what a downloaded panel shows.
 
 The browser decodes a sprite once per new digit; a PNG of 101 frames of noise is ~56 kB
 against 79 kB raw, and a denoised sprite ~25 kB (`size_of` reports a payload's bytes).
@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from denoiser.page import panels
+from denoiser.page.panels import to_pixels  # the panels' own rounding: the browser shows their pixels
 from denoiser.page.sweep import Readings, Sweep
 
 BUDGET_BYTES = 250_000  # the most one digit's payload (without compared models) may weigh
@@ -36,11 +37,6 @@ class Compared:
 
     label: str
     sweep: Sweep
-
-
-def to_pixels(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] → uint8, rounded as the panels are."""
-    return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def sprite(frames: np.ndarray) -> str:
