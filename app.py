@@ -13,7 +13,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 import streamlit as st  # noqa: E402
 
-from denoiser.page import catalog, inputs, inside, live, picker, resources, results, retrain, session  # noqa: E402
+from denoiser.page import (  # noqa: E402
+    catalog,
+    inputs,
+    inside,
+    keras_session,
+    live,
+    picker,
+    resources,
+    results,
+    retrain,
+    session,
+)
 
 STYLE = """<style>
 [data-testid='stImage'] img {image-rendering: pixelated;}
@@ -29,6 +40,7 @@ def main() -> None:
     """Lay the page out top to bottom."""
     st.set_page_config(page_title="Denoising autoencoder", page_icon="✏️")
     session.freeze_imports()
+    keras_session.keep()  # Streamlit would clear TensorFlow's caches after every run
     session.init_state()
     live.start_run()
     st.html(STYLE)
