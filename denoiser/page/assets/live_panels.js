@@ -6,7 +6,8 @@
 // component's "sigma" state value. Streamlit calls this function again on every rerun with
 // the new data, so the view is built once per element and kept in `views`. The data may hold
 // only some σ (the page's quick first answer for a new digit): positions without a frame keep
-// the last one drawn until the whole sweep arrives.
+// the last one drawn until the whole sweep arrives. Such a first answer comes as raw bytes
+// ("encoding": "raw"), drawn at once; a whole sweep as PNG sprites, decoded asynchronously.
 
 const views = new WeakMap();
 const LAST = 100; // the slider's positions are σ = 0.00 … 1.00, i.e. 0 … 100 hundredths
@@ -154,13 +155,20 @@ function createView(root) {
       root.dataset.complete = "false";
       drawChart(chart, data);
       buildCompared(compared, view, data);
-      decodeAll(data).then((frames) => {
+      const show = (frames) => {
         if (view.framesFor !== frameKey) return; // a newer digit arrived meanwhile
         view.frames = frames;
         root.dataset.complete = String(data.sigmas.length > LAST);
         render();
         markReady(root, view);
-      }, (error) => console.error("live panels: could not decode the frames", error));
+        if (data.sigmas.length <= LAST && view.setStateValue) {
+          // A first answer is on screen: now the server may sweep every σ (had it started at
+          // once, it would have competed with this page for the CPU while the answer arrived).
+          view.setStateValue("drawn", data.id);
+        }
+      };
+      if (data.encoding === "raw") show(rawFrames(data)); // a first answer: drawn in this very task
+      else decodeAll(data).then(show, (error) => console.error("live panels: could not decode the frames", error));
     }
     render();
   };
@@ -191,6 +199,31 @@ function fallbackLoaded(limitMs = 15000) {
   const failed = images.map((image) => new Promise((done) => image.addEventListener("error", done, { once: true })));
   const settled = images.map((_, n) => Promise.race([loaded[n], failed[n]]));
   return Promise.race([Promise.all(settled), new Promise((done) => setTimeout(done, limitMs))]);
+}
+
+function rawFrames(data) {
+  const [noisy, denoised, original, ...compared] = [
+    data.frames.noisy,
+    data.frames.denoised,
+    data.frames.original,
+    ...data.compared.map((c) => c.frames),
+  ].map((sprite) => rawSprite(sprite, data.size));
+  return { noisy, denoised, original, compared };
+}
+
+function rawSprite(base64, size) {
+  // Greyscale bytes, frames stacked row by row → one opaque ImageData per frame.
+  const grey = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const frames = [];
+  for (let offset = 0; offset + size * size <= grey.length; offset += size * size) {
+    const rgba = new Uint8ClampedArray(size * size * 4);
+    for (let p = 0; p < size * size; p += 1) {
+      rgba[4 * p] = rgba[4 * p + 1] = rgba[4 * p + 2] = grey[offset + p];
+      rgba[4 * p + 3] = 255;
+    }
+    frames.push(new ImageData(rgba, size, size));
+  }
+  return frames;
 }
 
 async function decodeAll(data) {
