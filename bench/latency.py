@@ -12,7 +12,8 @@ nothing else) side by side and measures, on each page's own clock:
 - new digit → panels: a stroke added to the drawing (a new digit, for which app.py computes all
   101 slider positions at once), from mouse-up to the first frame with the new Noisy panel;
 - app.py only: a σ release → the server has rerun with it (the download's label names the σ),
-  with the "Inside the model" section folded and open, and how long opening the section takes;
+  with the "Inside the model" section folded and open, and how long opening the section takes
+  (the first time in the server, which builds its sub-models, and then on new digits);
 - the server's side of one denoise: `predict_on_batch` (the page's path) against `model.predict`.
 
 Timings on a shared machine are noisy: read the ratios, measured in one run with the pages
@@ -226,13 +227,34 @@ def open_inside(page) -> float:
     return opened
 
 
+def openings(page, count: int) -> list[float]:
+    """ms for opening "Inside the model" `count` times: the first (its sub-models are built then,
+    once per model and server process), then each time after closing it and drawing a stroke
+    (a new digit, so nothing of it is cached)."""
+    times = [open_inside(page)]
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    for n in range(count - 1):
+        page.get_by_text("Inside the model").click()
+        settle(page)
+        x, y = box["x"] + box["width"] * (0.3 + 0.07 * n), box["y"] + box["height"] * 0.3
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 0.05 * box["width"], y + 0.1 * box["height"], steps=5)
+        page.mouse.up()
+        settle(page)
+        page.wait_for_timeout(300)  # the whole sweep the stroke asked for, and its rerun
+        settle(page)
+        times.append(open_inside(page))
+    return times
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def browser_figures(presses: int, strokes: int, release_count: int) -> dict:
+def browser_figures(presses: int, strokes: int, release_count: int, opening_count: int) -> dict:
     """Every browser measurement for both pages (alternating), and app.py's release timings."""
     from playwright.sync_api import sync_playwright
 
@@ -264,7 +286,7 @@ def browser_figures(presses: int, strokes: int, release_count: int) -> dict:
                 figures[name]["new digit"] = new_digits(page, strokes)
             app = pages["app.py"]
             figures["app.py"]["release, folded"] = releases(app, release_count)
-            figures["app.py"]["open inside"] = open_inside(app)
+            figures["app.py"]["open inside"] = openings(app, opening_count)
             figures["app.py"]["release, open"] = releases(app, release_count)
             browser.close()
     finally:
@@ -355,9 +377,16 @@ def report(figures: dict) -> None:
     folded, opened = statistics.median(app["release, folded"]), statistics.median(app["release, open"])
     print("app.py: σ sent → the server's rerun with it (download label), median:")
     print(f"  Inside the model folded {folded:.0f} ms, open {opened:.0f} ms ({opened / folded:.2f}×)")
+    first, *later = app["open inside"]
     print(
-        f"  opening Inside the model: {app['open inside']:.0f} ms ({app['open inside'] / folded:.2f}× a release)"
+        f"  opening Inside the model, first time in this server: {first:.0f} ms ({first / folded:.2f}× a release)"
     )
+    if later:
+        again = statistics.median(later)
+        print(
+            f"  opening Inside the model on a new digit, median of {len(later)}: {again:.0f} ms "
+            f"({again / folded:.2f}× a release)"
+        )
 
 
 def main() -> None:
@@ -365,9 +394,10 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=30, help="single key presses timed per page (≤ 100)")
     parser.add_argument("--strokes", type=int, default=5, help="strokes added to the drawing per page")
     parser.add_argument("--releases", type=int, default=10, help="σ releases timed, folded and open")
+    parser.add_argument("--openings", type=int, default=6, help="times Inside the model is opened")
     parser.add_argument("--repeats", type=int, default=50, help="denoise calls timed per path")
     args = parser.parse_args()
-    report(browser_figures(min(args.presses, 100), args.strokes, args.releases))
+    report(browser_figures(min(args.presses, 100), args.strokes, args.releases, args.openings))
     for label, alone, together in payload_sizes():
         print(
             f"payload for a new digit ({label}, largest of 10 sample digits): {alone / 1000:.0f} kB "

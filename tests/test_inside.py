@@ -133,28 +133,35 @@ def test_distance_is_zero_without_noise(shipped, samples, calls):
     assert "at σ = 0.00: **0.00**" in texts(at)
 
 
-def test_a_sigma_move_while_open_makes_no_model_call(shipped, samples, calls):
-    """Every slider position was computed with the digit, as the page's panels are."""
+def test_a_sigma_move_while_open_is_one_small_model_call(shipped, samples, calls, monkeypatch):
+    """Two images (the noisy input at the new σ, the clean digit), and none for a σ seen before."""
     at = section(shipped, samples, "classic")
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()
     before, first = dict(calls), images(at)
+    batches = []
+    counted = anatomy.look
+    monkeypatch.setattr(anatomy, "look", lambda watcher, x: batches.append(len(x)) or counted(watcher, x))
     entry, model, clean, field, _, samples_ = at.args
     at.args = (entry, model, clean, field, 0.8, samples_)
     at.run()
-    assert calls == before
+    assert calls == {"look": before["look"] + 1, "watch": before["watch"]} and batches == [2]
     assert "at σ = 0.80: **" in texts(at)
     after = images(at)
     # The noisy code and the responses to the noisy input change, and the clean code's brightness
     # with them (one scale for both); the filters and the mixed codes do not depend on σ.
     assert after[0] != first[0] and after[3] != first[3]
     assert after[2] == first[2] and after[4] == first[4]
+    moved = dict(calls)
+    at.args = (entry, model, clean, field, 0.5, samples_)
+    at.run()
+    assert calls == moved and images(at) == first  # back to σ 0.5: cached
     at.session_state[inside.EXPANDER_KEY] = False
     at.run()
-    assert not at.image and calls == before  # closed again: nothing more
+    assert not at.image and calls == moved  # closed again: nothing more
 
 
-def test_a_new_digit_while_open_is_one_batched_call_for_every_sigma(shipped, samples, calls):
+def test_a_new_digit_while_open_is_one_model_call(shipped, samples, calls):
     at = section(shipped, samples, "blind")
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()

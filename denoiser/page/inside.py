@@ -2,11 +2,12 @@
 
 It sits in an expander that tracks whether it is open (`on_change="rerun"`), and nothing in
 it runs while it is closed: no sub-model is built, no TensorFlow call made, no image sent.
-Open, it runs the model's first layer and its code (or deepest level) on the digit at all 101
-slider positions in one batched call when the digit changes, as the page's panels do, so a σ
-move is an index into arrays and a few tiny PNGs: no TensorFlow on the slider's path. The
-pictures come from `denoiser.anatomy` (the numbers) and `denoiser.page.anatomy_images` (the
-grids); this module only lays them out and words them.
+Open, it runs the model's first layer and its code (or deepest level) on the noisy input at
+the current σ and on the clean digit: one call of two images, ~1–2 ms here, cached per σ.
+Sweeping all 101 slider positions at once (as the panels do) took 14–29 ms more on every
+opening and every new digit, to save that much on σ moves that the live panels already
+answer in the browser. The pictures come from `denoiser.anatomy` (the numbers) and
+`denoiser.page.anatomy_images` (the grids); this module only lays them out and words them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import streamlit as st
 
 from denoiser import anatomy, noise
-from denoiser.page import anatomy_images, catalog, sweep
+from denoiser.page import anatomy_images, catalog
 
 EXPANDER_KEY = "inside_open"
 OTHER_DIGIT_KEY = "inside_other_digit"
@@ -88,29 +89,24 @@ def model_parts(_model: keras.Model, model_key: str) -> Parts:
 
 @dataclass(frozen=True)
 class Levels:
-    """What the model makes of one digit at every slider position, from one batched call."""
+    """What the model makes of one digit at one σ, from one call."""
 
-    sigmas: tuple[float, ...]
-    responses: np.ndarray  # (S, 28, 28, F) uint8: the first layer on each noisy input, each map over its max
-    noisy: np.ndarray | None  # (S, 7, 7, C): the code (or deepest level) of each noisy input
+    sigma: float
+    responses: np.ndarray  # (28, 28, F) uint8: the first layer on the noisy input, each map over its max
+    noisy: np.ndarray | None  # (7, 7, C): the code (or deepest level) of the noisy input
     clean: np.ndarray | None  # (7, 7, C): the same for the clean digit
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def levels(
-    _parts: Parts, model_key: str, clean: np.ndarray, field: np.ndarray, sigmas: tuple[float, ...]
-) -> Levels:
-    """The noisy digit at every σ and the clean one through the watcher at once, when the digit changes,
-    so that a σ move while the section is open is an index into these arrays, with no TensorFlow."""
-    noisy = np.stack([noise.apply_noise(clean, field, sigma) for sigma in sigmas])
-    outputs = anatomy.look(_parts.watcher, np.concatenate([noisy, clean[None]]))
-    responses = outputs[0][:-1]
-    tops = responses.max(axis=(1, 2), keepdims=True)
-    unit = anatomy_images.scale_to_unit(responses, tops)
+@st.cache_data(max_entries=256, show_spinner=False)
+def levels(_parts: Parts, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float) -> Levels:
+    """The noisy digit at σ and the clean one through the watcher, in one call of two images."""
+    outputs = anatomy.look(_parts.watcher, np.stack([noise.apply_noise(clean, field, sigma), clean]))
+    responses = outputs[0][0]
+    unit = anatomy_images.scale_to_unit(responses, responses.max(axis=(0, 1), keepdims=True))
     pixels = np.round(unit * 255).astype(np.uint8)
     if len(outputs) == 1:
-        return Levels(tuple(sigmas), pixels, None, None)
-    return Levels(tuple(sigmas), pixels, outputs[1][:-1], outputs[1][-1])
+        return Levels(sigma, pixels, None, None)
+    return Levels(sigma, pixels, outputs[1][0], outputs[1][1])
 
 
 @dataclass(frozen=True)
@@ -126,18 +122,17 @@ class LevelViews:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def level_views(
-    _levels: Levels, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float, index: int
+    _levels: Levels, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float
 ) -> LevelViews:
     """The level's maps for the noisy input beside the clean digit's, and the first-layer responses, at σ.
 
     Classic's 16 code maps keep their order; a U-Net's 16 most active (on the clean digit, so
     they stay put while σ moves) are picked from its deepest level. Each map has one scale for
-    both pictures, so brighter on the left means the noise added to it. `index` is σ's row in
-    `_levels`; σ itself is in the cache key because a σ off the slider's grid is a row 0 of its own."""
-    responses_png = anatomy_images.maps_png(_levels.responses[index] / 255.0, 1.0, 8, RESPONSE_TILE_PX)
+    both pictures, so brighter on the left means the noise added to it."""
+    responses_png = anatomy_images.maps_png(_levels.responses / 255.0, 1.0, 8, RESPONSE_TILE_PX)
     if _levels.noisy is None:
         return LevelViews(None, None, (0, 0, 0), None, responses_png)
-    noisy_level, clean_level = _levels.noisy[index], _levels.clean
+    noisy_level, clean_level = _levels.noisy, _levels.clean
     channels = clean_level.shape[-1]
     shown = np.arange(channels) if channels <= LEVEL_MAPS else anatomy.most_active(clean_level, LEVEL_MAPS)
     noisy_maps, clean_maps = noisy_level[..., shown], clean_level[..., shown]
@@ -169,6 +164,7 @@ def model_key(entry: catalog.ModelEntry) -> str:
     return f"{entry.key}@{entry.version[0]}:{entry.version[1]}"
 
 
+@st.fragment
 def show(
     entry: catalog.ModelEntry,
     model: keras.Model,
@@ -182,7 +178,8 @@ def show(
     `clean` is the (28, 28) Original panel and `field` the page's (28, 28) noise field, so the
     noisy input at `sigma` is exactly the Noisy panel (`noise.apply_noise(clean, field, sigma)`);
     `samples` is `data.load_sample()`'s (images, labels), where the digit to mix with comes from.
-    Closed, it draws only its label and computes nothing.
+    Closed, it draws only its label and computes nothing. A fragment: opening or closing it, and
+    its own controls, rerun this section alone, not the page above it.
     """
     box = st.expander("Inside the model", key=EXPANDER_KEY, on_change="rerun", icon=":material/neurology:")
     with box:
@@ -202,9 +199,7 @@ def draw(
     key = model_key(entry)
     parts = model_parts(model, key)
     clean, field = np.asarray(clean, np.float32), np.asarray(field, np.float32)
-    sigmas = sweep.sigmas_for(sigma)
-    index = int(np.argmin(np.abs(np.asarray(sigmas) - sigma)))
-    views = level_views(levels(parts, key, clean, field, sigmas), key, clean, field, sigma, index)
+    views = level_views(levels(parts, key, clean, field, sigma), key, clean, field, sigma)
     show_level(entry, parts, views, sigma)
     show_filters(parts, key, views)
     if parts.decoder is not None:
