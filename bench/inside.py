@@ -6,8 +6,9 @@ itself (the section's own work: sub-models, TensorFlow, PNGs, Streamlit elements
 
 - closed: the section is folded (every rerun of the page pays this);
 - open, first: opened from empty caches (sub-models built and traced once per model);
-- open, new digit: another digit each rerun (one batched call for all 101 σ, new PNGs);
-- open, σ move: a new σ each rerun (no model call: an index into that batch, new PNGs);
+- open, new digit: another digit each rerun (the model on two images, new PNGs; for classic
+  also the decoder on the strip's eight codes);
+- open, σ move: a new σ each rerun (the model on two images, new PNGs);
 - open, rerun: nothing changed (every picture from the caches).
 
 Against these, `python bench/latency.py` measures the page's whole slider move in a browser.
@@ -43,8 +44,9 @@ def timed_page(times, entry, model, clean, field, sigma, samples) -> None:
     """The section alone (AppTest runs this body as the script); appends `inside.show`'s seconds to `times`."""
     from time import perf_counter
 
-    from denoiser.page import inside
+    from denoiser.page import inside, keras_session
 
+    keras_session.keep()  # as app.py does: Streamlit would empty TensorFlow's caches after every run
     start = perf_counter()
     inside.show(entry, model, clean, field, sigma, samples)
     times.append(perf_counter() - start)
