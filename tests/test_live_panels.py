@@ -234,6 +234,55 @@ def test_without_a_working_component_the_page_still_shows_its_panels(server, chr
 # The payload, without a browser.
 
 
+def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_drawn_it(server, chromium):
+    """A new digit's first answer is the panels at the current σ alone (their frames sent raw); the
+    whole sweep waits for the browser's word that it drew them (the component's `drawn` state).
+    The page's messages that carry that word are held back here, then let through."""
+    hold = {"on": True, "held": [], "upstream": None}
+
+    def hold_drawn(page):
+        def route(ws):
+            hold["upstream"] = upstream = ws.connect_to_server()
+
+            def to_server(message):
+                if hold["on"] and not hold["held"] and isinstance(message, bytes) and b'"drawn"' in message:
+                    hold["held"].append(message)
+                else:
+                    upstream.send(message)
+
+            ws.on_message(to_server)
+
+        page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+
+    entries = catalog.discover(catalog.weights_dir(), catalog.runs_dir() / "none")
+    model = storage.load_model(next(e for e in entries if e.key == catalog.default_key(entries)).path)
+    images, labels = data.load_sample()
+    clean = images[np.flatnonzero(labels == labels[0])[1]]  # the page's first digit's class, example 1
+    field = noise.noise_field((28, 28), seed=0)
+    with browser_page(server, chromium, before_load=hold_drawn) as page:
+        live = page.locator(".dn-live")
+        page.locator(".st-key-sample_row [data-testid='stNumberInputStepUp']").click()  # example 0 → 1
+        page.locator(".dn-live[data-complete='false'][data-shown='0.50']").wait_for()
+        settle(page)  # the server has finished its run and is idle: it did not sweep the digit
+        first = sweep.run(model, clean, field, (0.5,))
+        np.testing.assert_array_equal(pixels(page, "original"), panels.to_pixels(clean))
+        np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(first.noisy[0]))
+        np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(first.denoised[0]))
+        assert len(hold["held"]) == 1  # the browser said it drew them
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight")  # σ 0.51 is not in the first answer: the panels stay put
+        assert live_sigma(page) == "0.51" and live.get_attribute("data-shown") == "0.50"
+        assert live.get_attribute("data-complete") == "false"
+
+        hold["on"] = False  # let the word through: the server sweeps every σ and sends them all
+        hold["upstream"].send(hold["held"][0])
+        page.locator(".dn-live[data-complete='true'][data-shown='0.51']").wait_for(timeout=60_000)
+        whole = sweep.run(model, clean, field)
+        i = whole.index(0.51)
+        np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(whole.noisy[i]))
+        np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(whole.denoised[i]))
+
+
 def test_the_payload_carries_the_sweeps_exact_pixels_within_its_budget(server_sweep):
     result, clean = server_sweep
     data_ = payload.build(result, clean, "Denoised (blind)", None, "id", ())

@@ -76,6 +76,7 @@ def show(
         result, readings = sweep_at(entry, model, clean, field, sweep.GRID)
         compared = comparisons(entries, loaded, clean, field) if compare else ()
         data = live_data(result, readings, compared, identity, clean, title)
+        mark_swept(identity)  # sent whole: once the browser runs the panels, no quick answer for it
         sigmas = sweep.sigmas_for(sigma)  # the grid's sweep, cached: a release makes no model call
     server_sigma, serial = session.server_sigma(live.remounted())
     live.mount(payload.with_sigma(data, server_sigma, serial, live.ready()))
@@ -93,10 +94,16 @@ def complete(entries: list[catalog.ModelEntry], loaded: dict) -> None:
     sweep_at(entry, loaded[entry.key], clean, field, sweep.GRID)
     if compare:
         comparisons(entries, loaded, clean, field)
-    swept = st.session_state[SWEPT]
-    swept.append(identity)
-    del swept[:-64]  # a bounded memory of digits seen
+    mark_swept(identity)
     st.rerun()
+
+
+def mark_swept(identity: str) -> None:
+    """Remember that this session has had the whole sweep of `identity` (a bounded memory)."""
+    swept = st.session_state.setdefault(SWEPT, [])
+    if identity not in swept:
+        swept.append(identity)
+        del swept[:-64]
 
 
 def sweep_at(
