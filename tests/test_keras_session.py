@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import open_page
 from keras.src.backend.common import global_state
 from streamlit.runtime.scriptrunner import script_runner
 
 from denoiser.page import keras_session
-from tests.helpers import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,6 @@ import sys
 from streamlit.runtime.scriptrunner import script_runner
 
 LOG = logging.getLogger(__name__)
-UPSTREAM = script_runner._clean_problem_modules  # what Streamlit runs after every script run
 
 
 def clean_except_keras() -> None:
