@@ -4,7 +4,8 @@ What the issue asks of the component, each checked on the page as a visitor uses
 browser's pixels are the server's sweep at any σ, keys and a mouse drag move the panels on the
 spot while the server hears one σ per gesture, the server's answer never pulls the thumb back,
 σ survives reruns and New noise, the comparison row and the chart's marker move with the thumb,
-and a page whose component cannot run still shows the panels. The pure parts (the payload) are
+a page whose component cannot run still shows the panels, and a new digit comes first at its σ
+with its whole sweep after the browser has drawn that. The pure parts (the payload) are
 tested at the end without a browser.
 """
 
@@ -231,9 +232,6 @@ def test_without_a_working_component_the_page_still_shows_its_panels(server, chr
         server_text(page, r"at σ 0\.51")
 
 
-# The payload, without a browser.
-
-
 def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_drawn_it(server, chromium):
     """A new digit's first answer is the panels at the current σ alone (their frames sent raw); the
     whole sweep waits for the browser's word that it drew them (the component's `drawn` state).
@@ -281,6 +279,9 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         i = whole.index(0.51)
         np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(whole.noisy[i]))
         np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(whole.denoised[i]))
+
+
+# The payload, without a browser.
 
 
 def test_the_payload_carries_the_sweeps_exact_pixels_within_its_budget(server_sweep):
