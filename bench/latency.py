@@ -168,6 +168,14 @@ def burst_messages(page, presses: int = 20) -> int:
     return len(probe(page, "sent"))
 
 
+def stroke(page, x: float, y: float, dx: float, dy: float) -> None:
+    """A short stroke from (x, y) by (dx, dy), page coordinates: a new digit on the canvas."""
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=5)
+    page.mouse.up()
+
+
 def new_digits(page, count: int) -> list[float]:
     """ms from the mouse-up ending a new stroke to the first frame with the new Noisy panel."""
     times = []
@@ -176,10 +184,7 @@ def new_digits(page, count: int) -> list[float]:
     for n in range(count):
         reset(page)
         x, y = box["x"] + box["width"] * (0.3 + 0.05 * (n % 6)), box["y"] + box["height"] * 0.55
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 0.1 * box["width"], y + 0.05 * box["height"], steps=5)
-        page.mouse.up()
+        stroke(page, x, y, 0.1 * box["width"], 0.05 * box["height"])
         page.wait_for_function("() => window.__probe.changes.length > 0", timeout=60_000, polling=5)
         times.append(probe(page, "changes")[0])
         settle(page)
@@ -237,10 +242,7 @@ def openings(page, count: int) -> list[float]:
         page.get_by_text("Inside the model").click()
         settle(page)
         x, y = box["x"] + box["width"] * (0.3 + 0.07 * n), box["y"] + box["height"] * 0.3
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 0.05 * box["width"], y + 0.1 * box["height"], steps=5)
-        page.mouse.up()
+        stroke(page, x, y, 0.05 * box["width"], 0.1 * box["height"])
         settle(page)
         page.wait_for_timeout(300)  # the whole sweep the stroke asked for, and its rerun
         settle(page)
