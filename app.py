@@ -51,6 +51,7 @@ def main() -> None:
     entries = catalog.discover()
     loaded = resources.load_models(entries)
     entry = picker.model_picker(entries, loaded, session.sigma())
+    used = None
     if clean is not None:
         used = picker.usable_model(entry, entries, loaded)
         results.show(used, entries, loaded, clean, st.session_state.noise_field)
@@ -59,6 +60,8 @@ def main() -> None:
             inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
     results.about_models(entries, session.sigma())
     retrain.sidebar_section(training, entries, clean)  # last: the panels go first; `clean` for the snapshots
+    if used is not None:  # once per model and server, after the page went out: its first opening waits less
+        inside.prepare(used, loaded[used.key])
     results.complete(entries, loaded)  # a new digit's whole sweep, after everything else went out
 
 

@@ -13,7 +13,7 @@ nothing else) side by side and measures, on each page's own clock:
   101 slider positions at once), from mouse-up to the first frame with the new Noisy panel;
 - app.py only: a σ release → the server has rerun with it (the download's label names the σ),
   with the "Inside the model" section folded and open, and how long opening the section takes
-  (the first time in the server, which builds its sub-models, and then on new digits);
+  (the first time in the server, whose sub-models app.py prepared after the first run, and then on new digits);
 - the server's side of one denoise: `predict_on_batch` (the page's path) against `model.predict`.
 
 Timings on a shared machine are noisy: read the ratios, measured in one run with the pages
@@ -233,9 +233,10 @@ def open_inside(page) -> float:
 
 
 def openings(page, count: int) -> list[float]:
-    """ms for opening "Inside the model" `count` times: the first (its sub-models are built then,
-    once per model and server process), then each time after closing it and drawing a stroke
-    (a new digit, so nothing of it is cached)."""
+    """ms for opening "Inside the model" `count` times: the first in this server process (the
+    first time it draws for this model; app.py built and traced its sub-models after the page's
+    first run), then each time after closing it and drawing a stroke (a new digit, so nothing of
+    it is cached)."""
     times = [open_inside(page)]
     box = page.locator("canvas.upper-canvas").bounding_box()
     for n in range(count - 1):

@@ -200,3 +200,22 @@ def test_the_sentence_under_the_maps_gives_each_levels_own_sizes():
     wide_code = inside.level_text((7, 7, 64), is_code=True)
     assert "the 16 most active of its 64 maps of 7×7: 3,136 numbers, and all the decoder gets" in wide_code
     assert "maps of 4×4: 128 numbers" in inside.level_text((4, 4, 8), is_code=True)
+
+
+@pytest.mark.parametrize("name", ["classic", "blind"])
+def test_prepared_parts_leave_nothing_to_trace_when_the_section_opens(shipped, samples, calls, name):
+    """app.py prepares the selected model's parts after a run; the first opening then traces nothing."""
+    entry, model = shipped[name]
+    inside.prepare(entry, model)
+    parts = inside.model_parts(model, inside.model_key(entry))
+    functions = [m.predict_function for m in (parts.watcher, parts.decoder) if m is not None]
+    assert len(functions) == (2 if name == "classic" else 1) and all(f is not None for f in functions)
+    traces = [f.experimental_get_tracing_count() for f in functions]
+    at = section(shipped, samples, name)
+    at.session_state[inside.EXPANDER_KEY] = True
+    at.run()
+    assert not at.exception and len(images(at)) == (5 if name == "classic" else 4)
+    assert [f.experimental_get_tracing_count() for f in functions] == traces
+    assert calls["watch"] == 1  # built once, by `prepare`; the opening found it in the cache
+    inside.prepare(entry, model)
+    assert inside.model_parts(model, inside.model_key(entry)) is parts

@@ -71,7 +71,11 @@ class Parts:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def model_parts(_model: keras.Model, model_key: str) -> Parts:
-    """Split the model (or find its deepest level) once per model file; `model_key` names the file."""
+    """Split the model (or find its deepest level) and trace the pieces, once per model file.
+
+    `model_key` names the file. Each sub-model is run once on blanks of the batch sizes the
+    section uses (two images; the strip's codes), so TensorFlow traces it here and not when a
+    visitor opens the section: ~60 ms for classic, most of it the decoder's first call."""
     filters = anatomy.first_filters(_model)
     first = anatomy.first_conv(_model).name
     try:
@@ -82,9 +86,28 @@ def model_parts(_model: keras.Model, model_key: str) -> Parts:
         try:
             level = anatomy.deepest_layer(_model)
         except ValueError as error:
-            return Parts(anatomy.watch(_model, [first]), None, False, filters, str(error))
+            return traced(Parts(anatomy.watch(_model, [first]), None, False, filters, str(error)))
     watcher = anatomy.watch(_model, [first, level.name])
-    return Parts(watcher, decoder, decoder is not None, filters, None)
+    return traced(Parts(watcher, decoder, decoder is not None, filters, None))
+
+
+def traced(parts: Parts) -> Parts:
+    """`parts` after one call of each sub-model on blanks shaped as the section's own calls."""
+    anatomy.look(parts.watcher, np.zeros((2, 28, 28), np.float32))
+    if parts.decoder is not None:
+        code_shape = tuple(int(n) for n in parts.decoder.inputs[0].shape[1:])
+        parts.decoder.predict_on_batch(np.zeros((anatomy.INTERPOLATION_STEPS, *code_shape), np.float32))
+    return parts
+
+
+def prepare(entry: catalog.ModelEntry, model: keras.Model) -> None:
+    """Have the section's sub-models built and traced for this model, once per file and server.
+
+    app.py calls this last in a run, after the page has gone out: the first visitor to open the
+    section then waits no longer than the next one does (the first opening was ~2× a slider
+    release). Once per model file and server process, on blanks; every rerun after that finds
+    them in the cache, and the section itself still computes nothing while it is closed."""
+    model_parts(model, model_key(entry))
 
 
 @dataclass(frozen=True)
