@@ -129,7 +129,9 @@ def canvas_ink(rgba: np.ndarray) -> np.ndarray:
     if (alpha == 0).any():
         # A transparent background: whatever was painted is ink, whatever its colour.
         return alpha
-    return rgba[..., :3].max(axis=2).astype(np.float32) / 255.0 * alpha
+    # The brightest channel, taken pairwise: numpy's max over a last axis of 3 is ~6× slower here.
+    brightest = np.maximum(np.maximum(rgba[..., 0], rgba[..., 1]), rgba[..., 2])
+    return brightest.astype(np.float32) / 255.0 * alpha
 
 
 # Upload

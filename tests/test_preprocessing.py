@@ -28,7 +28,7 @@ from bench.preprocessing import (
 )
 from denoiser.classifier import accuracy
 from denoiser.metrics import mean_psnr
-from denoiser.preprocessing import canvas_to_mnist, centre_by_mass, image_to_mnist, stroke_width
+from denoiser.preprocessing import canvas_ink, canvas_to_mnist, centre_by_mass, image_to_mnist, stroke_width
 
 CLASSIFIER = Path(__file__).resolve().parents[1] / "weights" / "classifier.keras"
 SAMPLES = 300
@@ -146,6 +146,17 @@ def test_a_coloured_stroke_on_a_transparent_canvas_is_ink():
     rgba = np.zeros((CANVAS, CANVAS, 4), np.uint8)
     rgba[60:200, 130:150] = (0, 0, 255, 255)  # a blue bar: its brightness is low, its alpha is not
     assert_framed_like_mnist(canvas_to_mnist(rgba))
+
+
+@pytest.mark.parametrize("channel", [0, 1, 2])
+def test_on_an_opaque_canvas_a_stroke_in_any_one_channel_is_ink_at_that_channels_brightness(channel):
+    rgba = np.zeros((CANVAS, CANVAS, 4), np.uint8)
+    rgba[..., 3] = 255  # a black, opaque canvas: brightness, not alpha, is the ink
+    rgba[60:200, 130:150, channel] = 200
+    rgba[60:200, 100:110, (channel + 1) % 3] = 100  # a dimmer bar in another channel
+    ink = canvas_ink(rgba)
+    assert ink[100, 140] == pytest.approx(200 / 255) and ink[100, 105] == pytest.approx(100 / 255)
+    assert ink[10, 10] == 0.0 and ink.dtype == np.float32 and ink.shape == (CANVAS, CANVAS)
 
 
 def test_a_single_dot_becomes_a_centred_round_blob():
