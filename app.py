@@ -42,15 +42,28 @@ def main() -> None:
     session.freeze_imports()
     keras_session.keep()  # Streamlit would clear TensorFlow's caches after every run
     session.init_state()
-    live.start_run()
     st.html(STYLE)
     st.title("Denoising autoencoder")
     st.caption("Pick, draw or upload a digit, add Gaussian noise, and watch a small network take it away.")
-    clean = inputs.digit_input()
     training = retrain.follow_training()  # before discovery: a model that just finished is listed
     entries = catalog.discover()
     loaded = resources.load_models(entries)
     entry = picker.model_picker(entries, loaded, session.sigma())
+    session.mark_page_sigma()
+    workbench(entries, loaded, entry)
+    results.about_models(entries, session.sigma())
+    retrain.sidebar_section(training, entries)
+
+
+@st.fragment
+def workbench(entries: list[catalog.ModelEntry], loaded: dict, entry: catalog.ModelEntry | None) -> None:
+    """The digit, its panels and what the model keeps of it. A fragment: a stroke, a tab, an
+    upload or *New noise* reruns this part alone, so the browser gets the panels sooner."""
+    if session.page_behind():  # σ was let go here: the sidebar's "PSNR at σ" and the charts follow
+        st.rerun(scope="app")
+    live.start_run()
+    clean = inputs.digit_input()
+    session.keep_digit(clean)  # what the sidebar's Start trains the snapshots on
     used = None
     if clean is not None:
         used = picker.usable_model(entry, entries, loaded)
@@ -58,11 +71,9 @@ def main() -> None:
         if used is not None:  # what the model keeps of this digit; computes nothing while folded
             samples = session.sample_digits()
             inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
-    results.about_models(entries, session.sigma())
-    retrain.sidebar_section(training, entries, clean)  # last: the panels go first; `clean` for the snapshots
-    if used is not None:  # once per model and server, after the page went out: its first opening waits less
+    if used is not None:  # once per model and server, after the panels went out: its first opening waits less
         inside.prepare(used, loaded[used.key])
-    results.complete(entries, loaded)  # a new digit's whole sweep, after everything else went out
+    results.complete(entries, loaded)  # a new digit's whole sweep, once the browser drew its first answer
 
 
 main()

@@ -25,6 +25,7 @@ from test_browser import pixels
 from bench.browser import LIVE_SLIDER, live_labels, live_sigma
 from denoiser import data, noise, storage
 from denoiser.page import catalog, panels, payload, sweep
+from denoiser.page.live import NAME as COMPONENT_NAME
 
 SIGMA_VALUES = (0.0, 0.37, 0.9)
 OBSERVE_SIGMA = """() => { window.__shown = [];
@@ -235,8 +236,9 @@ def test_without_a_working_component_the_page_still_shows_its_panels(server, chr
 def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_drawn_it(server, chromium):
     """A new digit's first answer is the panels at the current σ alone (their frames sent raw); the
     whole sweep waits for the browser's word that it drew them (the component's `drawn` state).
-    The page's messages that carry that word are held back here, then let through."""
-    hold = {"on": True, "held": [], "upstream": None}
+    The page's messages that carry that word are held back here, then let through. The digit's
+    run is the panels' fragment alone: the sidebar is not sent again."""
+    hold = {"on": True, "held": [], "upstream": None, "received": None}
 
     def hold_drawn(page):
         def route(ws):
@@ -248,7 +250,13 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
                 else:
                     upstream.send(message)
 
+            def to_page(message):
+                if hold["received"] is not None and isinstance(message, bytes):
+                    hold["received"].append(message)
+                ws.send(message)
+
             ws.on_message(to_server)
+            upstream.on_message(to_page)
 
         page.route_web_socket(re.compile(r"/_stcore/stream"), route)
 
@@ -259,9 +267,13 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
     field = noise.noise_field((28, 28), seed=0)
     with browser_page(server, chromium, before_load=hold_drawn) as page:
         live = page.locator(".dn-live")
+        assert page.locator(".st-key-reset_models").count() == 1  # the sidebar's button, drawn
+        hold["received"] = []
         page.locator(".st-key-sample_row [data-testid='stNumberInputStepUp']").click()  # example 0 → 1
         page.locator(".dn-live[data-complete='false'][data-shown='0.50']").wait_for()
         settle(page)  # the server has finished its run and is idle: it did not sweep the digit
+        received = b"".join(hold["received"])
+        assert COMPONENT_NAME.encode() in received and b"Reset to the shipped models" not in received
         first = sweep.run(model, clean, field, (0.5,))
         np.testing.assert_array_equal(pixels(page, "original"), panels.to_pixels(clean))
         np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(first.noisy[0]))

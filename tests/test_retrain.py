@@ -18,12 +18,13 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text, wait_for
 from streamlit.testing.v1 import AppTest
 
-from denoiser import storage
-from denoiser.page import catalog, jobs, retrain
+from denoiser import data, storage
+from denoiser.page import catalog, jobs, retrain, session
 from denoiser.train import Progress, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,6 +271,48 @@ def test_the_blind_choice_trains_the_recipe_in_blind_json_over_a_sigma_range(run
     at.button(key="retrain_start").click().run()
     config = captured["c"]
     assert (config.model, config.sigma, config.sigma_range, config.loss) == ("unet", None, (0.2, 0.6), "mse")
+
+
+def test_the_snapshots_follow_the_digit_on_the_panels_at_the_sessions_sigma(runs, monkeypatch):
+    """Start reads the digit the panels show when it is pressed, and the session's σ.
+
+    The panels rerun on their own (a stroke does not rerun the sidebar), so the digit is read
+    from the session at the click, not from the sidebar's last full run."""
+    images, labels = data.load_sample()
+    at = open_page(SAMPLE, sample_digit=3, noise_sigma=0.3)
+    np.testing.assert_array_equal(at.session_state[session.DIGIT], images[np.flatnonzero(labels == 3)[0]])
+    drawn_since = np.full((28, 28), 0.25, np.float32)  # as if a stroke had rerun the panels alone
+    at.session_state[session.DIGIT] = drawn_since
+    captured = {}
+    monkeypatch.setattr(
+        jobs.TrainingJobs,
+        "start",
+        lambda self, owner, config, watch, **kwargs: captured.setdefault("w", watch),
+    )
+    at.button(key="retrain_start").click().run()
+    watch = captured["w"]
+    np.testing.assert_array_equal(watch.digit, drawn_since)
+    assert watch.sigma == 0.3
+    np.testing.assert_array_equal(watch.noise_field, at.session_state["noise_field"])
+
+
+def test_the_snapshots_take_the_sessions_sigma_once_the_live_panels_own_the_slider():
+    """Without the server-drawn slider (the live panels run), σ is still the session's, not 0.5."""
+
+    def page() -> None:
+        import numpy as np
+        import streamlit as st
+
+        from denoiser.page import retrain, session
+
+        session.init_state()
+        session.set_sigma(0.3, from_live_slider=True)
+        session.keep_digit(np.full((28, 28), 0.25, np.float32))
+        watch = retrain.watch_for(session.current_digit())
+        st.session_state.seen = (watch.sigma, float(watch.digit.mean()))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception and at.session_state.seen == (0.3, 0.25)
 
 
 # The pieces behind the page, directly.

@@ -23,7 +23,7 @@ import streamlit as st
 from PIL import Image
 
 from denoiser import data, models
-from denoiser.page import catalog, jobs
+from denoiser.page import catalog, jobs, session
 from denoiser.train import Progress, TrainConfig
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
@@ -76,11 +76,9 @@ def follow_training() -> jobs.TrainingJobs | None:
     return slot
 
 
-def sidebar_section(
-    slot: jobs.TrainingJobs | None, entries: list[catalog.ModelEntry], digit: np.ndarray | None = None
-) -> None:
+def sidebar_section(slot: jobs.TrainingJobs | None, entries: list[catalog.ModelEntry]) -> None:
     """Settings and Start while no training runs; the job's progress (for its owner: Cancel, and
-    `digit` denoised by the model being trained; without one, the MNIST sample picked)."""
+    the digit on the panels when Start was pressed, denoised by the model being trained)."""
     options = read_options()
     if isinstance(options, jobs.Options) and not options.allowed:
         return
@@ -97,9 +95,7 @@ def sidebar_section(
         if problem:
             st.warning(f"Training is unavailable: {problem}")
         elif not busy and isinstance(config, TrainConfig):
-            st.button(
-                "Start training", type="primary", on_click=start, args=(slot, digit), key="retrain_start"
-            )
+            st.button("Start training", type="primary", on_click=start, args=(slot,), key="retrain_start")
         if notice := st.session_state.pop(NOTICE, None):
             st.info(notice)
         st.fragment(job_panel, run_every=POLL_SECONDS if busy else None)(slot, entries)
@@ -199,11 +195,14 @@ def watch_for(digit: np.ndarray | None) -> jobs.Watch:
         of_class = np.flatnonzero(labels == state.get("sample_digit", int(labels[0])))
         digit = images[of_class[min(int(state.get("sample_index", 0)), len(of_class) - 1)]]
     field = st.session_state.get("noise_field")
-    return jobs.Watch(np.asarray(digit, np.float32), field, float(st.session_state.get("sigma", 0.5)))
+    return jobs.Watch(np.asarray(digit, np.float32), field, session.sigma())
 
 
-def start(slot: jobs.TrainingJobs, digit: np.ndarray | None = None) -> None:
-    """The Start button's callback: checks everything first, and says in plain words why not."""
+def start(slot: jobs.TrainingJobs) -> None:
+    """The Start button's callback: checks everything first, and says in plain words why not.
+
+    The snapshots follow the digit on the panels at this moment (`session.current_digit`: the
+    panels rerun on their own, so the sidebar's last full run may have drawn an older one)."""
     options = read_options()
     try:
         config, _ = chosen_config()
@@ -217,7 +216,13 @@ def start(slot: jobs.TrainingJobs, digit: np.ndarray | None = None) -> None:
         return
     token = uuid.uuid4().hex
     try:
-        slot.start(token, config, watch_for(digit), visitor=visitor_address(), cooldown_s=options.cooldown_s)
+        slot.start(
+            token,
+            config,
+            watch_for(session.current_digit()),
+            visitor=visitor_address(),
+            cooldown_s=options.cooldown_s,
+        )
     except jobs.StartRefused as refusal:
         st.session_state[NOTICE] = str(refusal)
         return

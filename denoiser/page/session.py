@@ -22,6 +22,8 @@ from denoiser import data, noise
 DEFAULT_SIGMA = 0.5
 SIGMA = "noise_sigma"  # session state: the σ the server computes with
 SOURCES = ("MNIST sample", "Draw", "Upload")  # the first opens: a result before any click
+PAGE_SIGMA = "page_sigma"  # session state: σ at the last full run, which the sidebar and charts show
+DIGIT = "current_digit"  # session state: the digit on the panels, for the training snapshots
 
 
 def gc_policy() -> str:
@@ -69,6 +71,26 @@ def set_sigma(value: float, from_live_slider: bool = False) -> None:
     st.session_state[SIGMA] = value
     if from_live_slider:
         st.session_state.sigma_from_slider = value  # an echo of the slider: the browser keeps its thumb
+
+
+def mark_page_sigma() -> None:
+    """At a full run: the σ that the sidebar's labels and the charts are being drawn with."""
+    st.session_state[PAGE_SIGMA] = sigma()
+
+
+def page_behind() -> bool:
+    """Whether σ moved since the last full run (in a run of the panels' fragment alone)."""
+    return st.session_state.get(PAGE_SIGMA) != sigma()
+
+
+def keep_digit(clean: np.ndarray | None) -> None:
+    """The digit on the panels now, where the sidebar's Start reads it (the panels rerun alone)."""
+    st.session_state[DIGIT] = clean
+
+
+def current_digit() -> np.ndarray | None:
+    """The digit the panels last showed (None before any, or with an empty canvas)."""
+    return st.session_state.get(DIGIT)
 
 
 def server_sigma(remounted: bool) -> tuple[float, int]:
