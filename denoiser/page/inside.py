@@ -94,9 +94,9 @@ def model_parts(_model: keras.Model, model_key: str) -> Parts:
 def traced(parts: Parts) -> Parts:
     """`parts` after one call of each sub-model on blanks shaped as the section's own calls."""
     anatomy.look(parts.watcher, np.zeros((2, 28, 28), np.float32))
-    if parts.decoder is not None:
-        code_shape = tuple(int(n) for n in parts.decoder.inputs[0].shape[1:])
-        parts.decoder.predict_on_batch(np.zeros((anatomy.INTERPOLATION_STEPS, *code_shape), np.float32))
+    if parts.decoder is not None:  # the strip's own call, so its batch is the one traced
+        blank = np.zeros(tuple(int(n) for n in parts.decoder.inputs[0].shape[1:]), np.float32)
+        anatomy.interpolate(parts.decoder, blank, blank)
     return parts
 
 

@@ -86,7 +86,8 @@ def mount(data: dict[str, Any]) -> bool:
 
 
 def start_run() -> None:
-    """At the top of every full run: the component counts as drawn only if this run draws it."""
+    """At the top of every run of the panels' fragment (alone or in a full run): the component
+    counts as drawn only if this run draws it."""
     st.session_state[f"{MOUNTED}_before"] = st.session_state.pop(MOUNTED, False)
 
 

@@ -28,7 +28,6 @@ import numpy as np
 from PIL import Image
 
 from denoiser.page import panels
-from denoiser.page.panels import to_pixels  # the panels' own rounding: the browser shows their pixels
 from denoiser.page.sweep import Readings, Sweep
 
 BUDGET_BYTES = 250_000  # the most one digit's payload (without compared models) may weigh
@@ -48,7 +47,7 @@ def sprite(frames: np.ndarray, encoding: str = "png") -> str:
 
     "png": a lossless PNG; "raw": the pixel bytes themselves, row by row.
     """
-    pixels = to_pixels(frames).reshape(-1, frames.shape[-1])
+    pixels = panels.to_pixels(frames).reshape(-1, frames.shape[-1])  # the panels' own rounding
     if encoding == "raw":
         return base64.b64encode(pixels.tobytes()).decode("ascii")
     buffer = io.BytesIO()
