@@ -7,7 +7,7 @@ Three measurements, each printed as a Markdown table (the README and docs/retrai
    panel (bench/latency.py's probe and `new_digits`), idle, then while a training runs (started
    from the sidebar: classic, 60,000 digits, as many epochs as it takes; cancelled after), then
    idle again. Target: during a training at most 1.3 × idle.
-2. `speed`: the page's training child (`jobs.TrainingJobs`, the page's own path) against
+2. `speed`: the page's training child (`supervisor.TrainingJobs`, the page's own path) against
    `python -m denoiser train` with the same config, both at this machine's defaults, and the
    command line again with the child's thread limits (to tell threads from overhead).
    Target: child ≥ 0.95 × command line.
@@ -41,14 +41,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 import latency  # noqa: E402
 from browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit  # noqa: E402
 
-from denoiser.page import catalog, jobs  # noqa: E402
+from denoiser.page import catalog  # noqa: E402
 from denoiser.train import TrainConfig  # noqa: E402
+from denoiser.training import recipes, settings, supervisor  # noqa: E402
 
 STROKES = 10  # new digits per phase (idle, training, idle again), each phase on a cleared canvas
 CLI_RATE = re.compile(r"trained \S+ in [\d.]+ s \(([\d,]+) images/s\)")
 SIDEBAR = "[data-testid='stSidebar']"
 DEFAULT = dict(epochs=5, train_size=60000)  # the sidebar's defaults
-SMALLEST = dict(epochs=jobs.MIN_EPOCHS, train_size=min(jobs.TRAIN_SIZES))
+SMALLEST = dict(epochs=settings.MIN_EPOCHS, train_size=min(settings.TRAIN_SIZES))
 OFFERED = [  # (label, recipe, settings): the corners of what the sidebar offers
     ("classic σ 0.5, default", "classic", DEFAULT | {"sigma": 0.5}),
     ("classic σ 0.2, default", "classic", DEFAULT | {"sigma": 0.2}),
@@ -62,13 +63,13 @@ OFFERED = [  # (label, recipe, settings): the corners of what the sidebar offers
 
 def page_config(recipe: str, **settings) -> TrainConfig:
     """The config the page builds: the shipped model's loss, batch size, rate and schedule, with these settings."""
-    shipped = jobs.shipped_sidecar(recipe, catalog.weights_dir())
-    return jobs.retrain_config(recipe, shipped and shipped[1], **settings)
+    shipped = recipes.shipped_sidecar(recipe, catalog.weights_dir())
+    return recipes.retrain_config(recipe, shipped and shipped[1], **settings)
 
 
-def train_as_the_page(config: TrainConfig, runs: Path) -> tuple[jobs.JobState, float]:
-    """One job through `jobs.TrainingJobs` (the page's path, its thread and priority settings); (state, wall s)."""
-    slot = jobs.TrainingJobs(runs, keep=100, threads=jobs.Options.from_env().threads)
+def train_as_the_page(config: TrainConfig, runs: Path) -> tuple[supervisor.JobState, float]:
+    """One job through `supervisor.TrainingJobs` (the page's path, its thread and priority settings); (state, wall s)."""
+    slot = supervisor.TrainingJobs(runs, keep=100, threads=settings.Options.from_env().threads)
     started = time.perf_counter()
     slot.start("bench", config)
     state = slot.wait()
@@ -118,14 +119,14 @@ def cli_rate(config: TrainConfig, out: Path, env: dict[str, str]) -> float:
 def speed(scratch: Path) -> None:
     """The child's images/s against the command line's, same config."""
     config = page_config("classic", **DEFAULT, sigma=0.5)
-    threads = str(jobs.Options.from_env().threads)
+    threads = str(settings.Options.from_env().threads)
     limited = dict(
         os.environ, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=threads
     )
     child = train_as_the_page(config, scratch / "runs")[0].images_per_s
     cli = cli_rate(config, scratch / "cli.keras", dict(os.environ))
     cli_limited = cli_rate(config, scratch / "cli.keras", limited)
-    print(f"\n{jobs.describe(config)}, batch {config.batch_size}, on {os.cpu_count()} cores:")
+    print(f"\n{recipes.describe(config)}, batch {config.batch_size}, on {os.cpu_count()} cores:")
     print("| training | threads | images/s |\n|---|---:|---:|")
     print(f"| `python -m denoiser train` | TensorFlow's default | {cli:,.0f} |")
     print(f"| `python -m denoiser train` | {threads} (the child's) | {cli_limited:,.0f} |")
@@ -141,8 +142,8 @@ def table(scratch: Path) -> None:
         "\n| setting | epochs × digits | wall s | PSNR σ 0.1 | σ 0.5 | σ 0.9 | verdict (at the training σ) |"
     )
     print("|---|---|---:|---:|---:|---:|---|")
-    for label, recipe, settings in OFFERED:
-        config = page_config(recipe, **settings)
+    for label, recipe, chosen in OFFERED:
+        config = page_config(recipe, **chosen)
         state, wall = train_as_the_page(config, scratch / "runs")
         psnr = {round(row["sigma"], 1): row["psnr"] for row in state.scores}
         print(

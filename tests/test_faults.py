@@ -1,7 +1,7 @@
 """Faults the page must survive: a server killed while training or saving, broken weight files,
 a runs folder that cannot be written, no dataset and no network, a read-only app folder.
 
-Trainings are real child processes (`denoiser.worker`, started by `jobs.TrainingJobs`): one that
+Trainings are real child processes (`denoiser.worker`, started by `supervisor.TrainingJobs`): one that
 kills itself with SIGKILL mid-write of the model file, just before its rename, or between the
 model's rename and its sidecar's, and a server process SIGKILLed mid-epoch (its child goes with
 it). What the server, or a restarted one, then finds is checked through the catalog and through
@@ -28,8 +28,9 @@ import pytest
 from helpers import SAMPLE, button_keys, captions, open_page, point_page_at, sidebar_text, wait_for
 from streamlit.testing.v1 import AppTest
 
-from denoiser.page import catalog, jobs
+from denoiser.page import catalog
 from denoiser.train import TrainConfig
+from denoiser.training import lock, preflight, supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -107,7 +108,7 @@ def test_a_child_killed_while_saving_leaves_every_model_whole_and_the_machine_fr
     weights, runs = folders
     before_weights, before_runs = snapshot(weights), snapshot(runs)
     dying = (sys.executable, "-c", DYING_WORKER, kill_at)
-    slot = jobs.TrainingJobs(runs, validation_size=200, worker_command=dying)
+    slot = supervisor.TrainingJobs(runs, validation_size=200, worker_command=dying)
     slot.start("visitor", TrainConfig.for_model("classic", **GOOD))
     state = slot.wait(300)
     assert state.status == "failed"
@@ -116,7 +117,7 @@ def test_a_child_killed_while_saving_leaves_every_model_whole_and_the_machine_fr
     # The models that were there are untouched and load; what the killed save left is gone
     # (a temporary, or a model whose sidecar never came), and the lock is free.
     assert snapshot(weights) == before_weights
-    assert snapshot(runs) == before_runs | {jobs.LOCK_NAME: b""}
+    assert snapshot(runs) == before_runs | {lock.LOCK_NAME: b""}
     for entry in catalog.discover(weights, runs):
         catalog.load_denoiser(entry.path)
     assert slot.lock.holder() is None
@@ -131,9 +132,9 @@ def test_a_child_killed_while_saving_leaves_every_model_whole_and_the_machine_fr
 
 KILLED_SERVER = """
 import sys
-from denoiser.page import jobs
 from denoiser.train import TrainConfig
-slot = jobs.TrainingJobs(sys.argv[1], validation_size=200)
+from denoiser.training import supervisor
+slot = supervisor.TrainingJobs(sys.argv[1], validation_size=200)
 slot.start("visitor", TrainConfig.for_model("classic", epochs=200, train_size=512, val_size=128))
 print("started", flush=True)
 slot.wait()
@@ -146,22 +147,22 @@ def test_a_server_killed_mid_epoch_leaves_every_model_whole_and_a_restarted_page
     server = subprocess.Popen(
         [sys.executable, "-c", KILLED_SERVER, str(runs)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
-    lock = jobs.MachineLock(runs / jobs.LOCK_NAME)
+    machine = lock.MachineLock(runs / lock.LOCK_NAME)
     try:
         assert server.stdout.readline().strip() == "started"
-        assert lock.holder() is not None
+        assert machine.holder() is not None
         server.send_signal(signal.SIGKILL)
         server.wait(30)
-        assert wait_for(lambda: lock.holder() is None, timeout=10)  # its child went with it
+        assert wait_for(lambda: machine.holder() is None, timeout=10)  # its child went with it
     finally:
         server.kill()
         server.wait()
     assert snapshot(weights) == before_weights
-    assert {name: body for name, body in snapshot(runs).items() if name != jobs.LOCK_NAME} == before_runs
+    assert {name: body for name, body in snapshot(runs).items() if name != lock.LOCK_NAME} == before_runs
     at = open_page(SAMPLE)  # a restarted server
     assert_panels(at, "classic")
     assert "retrain_start" in button_keys(at) and "already running" not in sidebar_text(at)
-    assert (runs / jobs.LOCK_NAME).read_bytes() == b""  # the dead job's record is cleared
+    assert (runs / lock.LOCK_NAME).read_bytes() == b""  # the dead job's record is cleared
 
 
 # Broken weight files.
@@ -248,7 +249,7 @@ def test_a_runs_path_that_is_a_file_disables_training_and_the_page_serves(folder
 
 def test_a_runs_folder_lost_during_training_fails_the_job_in_plain_words_and_frees_the_machine(tmp_path):
     runs = tmp_path / "runs"
-    slot = jobs.TrainingJobs(runs, validation_size=200)
+    slot = supervisor.TrainingJobs(runs, validation_size=200)
     slot.start("visitor", TrainConfig.for_model("classic", **GOOD))
     assert wait_for(lambda: slot.snapshot().status == "running", timeout=300)
     runs.rename(tmp_path / "moved")
@@ -288,8 +289,8 @@ def test_without_data_or_network_the_page_serves_samples_and_training_says_what_
     assert_panels(at, "classic")
 
     # A job started anyway (by code) is refused before any work, with the same advice.
-    slot = jobs.TrainingJobs(runs)
-    with pytest.raises(jobs.StartRefused, match="MNIST is not available offline"):
+    slot = supervisor.TrainingJobs(runs)
+    with pytest.raises(supervisor.StartRefused, match="MNIST is not available offline"):
         slot.start("visitor", TrainConfig.for_model("classic", epochs=1, train_size=SIZE))
     assert not list(runs.glob("*.tmp.*")) and not home.joinpath(".keras", "datasets").exists()
 
@@ -304,11 +305,11 @@ def test_a_corrupt_keras_cache_is_reported_not_trusted(folders, monkeypatch, tmp
     monkeypatch.delenv("MNIST_DIR")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KERAS_HOME", raising=False)
-    assert jobs.data_problem() is None
+    assert preflight.data_problem() is None
     monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     for proxy in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):  # the child is offline too
         monkeypatch.setenv(proxy, "http://127.0.0.1:9")
-    slot = jobs.TrainingJobs(runs)
+    slot = supervisor.TrainingJobs(runs)
     slot.start("visitor", TrainConfig.for_model("classic", epochs=2, train_size=SIZE))
     state = slot.wait(120)
     assert state.status == "failed" and state.message.startswith("training failed: MNIST is not available")

@@ -1,6 +1,6 @@
 """The machine's training, driven directly: real child processes on real MNIST (a few thousand digits).
 
-Every job here is `python -m denoiser.worker` started by `jobs.TrainingJobs`, as the page starts
+Every job here is `python -m denoiser.worker` started by `supervisor.TrainingJobs`, as the page starts
 it. The tests wait for what the child reports (its progress, its status) or for processes to
 end, never for a length of time.
 """
@@ -21,8 +21,9 @@ import pytest
 from helpers import wait_for
 
 from denoiser import data, storage, worker
-from denoiser.page import catalog, jobs
+from denoiser.page import catalog
 from denoiser.train import TrainConfig
+from denoiser.training import estimate, lock, preflight, runs, supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = dict(epochs=8, train_size=2048, val_size=128)  # 64 batches: beats the noisy input at σ 0.5
@@ -37,7 +38,7 @@ def classic(**settings) -> TrainConfig:
 @pytest.fixture
 def slot(tmp_path, mnist_path, monkeypatch):
     monkeypatch.setenv("MNIST_DIR", str(mnist_path))
-    slot = jobs.TrainingJobs(tmp_path / "runs", validation_size=200)
+    slot = supervisor.TrainingJobs(tmp_path / "runs", validation_size=200)
     yield slot
     slot.cancel(slot.snapshot().owner or "")
     slot.wait(30)
@@ -51,7 +52,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def training(slot: jobs.TrainingJobs) -> bool:
+def training(slot: supervisor.TrainingJobs) -> bool:
     """The child has reported a finished batch."""
     progress = slot.snapshot().progress
     return progress is not None and progress.images_seen > 0
@@ -63,14 +64,14 @@ def sample_digit() -> np.ndarray:
 
 
 def test_a_job_reports_progress_and_snapshots_then_saves_a_model_that_beats_the_noisy_input(slot):
-    number = slot.start("alice", classic(**GOOD), jobs.Watch(sample_digit(), sigma=0.5))
+    number = slot.start("alice", classic(**GOOD), supervisor.Watch(sample_digit(), sigma=0.5))
     assert number == 1 and wait_for(lambda: training(slot))
     first = slot.snapshot().progress.fraction
     state = slot.wait(300)
     assert state.status == "done", state.message
     assert state.progress.fraction == pytest.approx(1.0) and state.progress.fraction > first
     assert state.better and state.verdict.startswith("better than the noisy input (σ 0.5:")
-    assert [round(row["sigma"], 1) for row in state.scores] == list(jobs.VALIDATION_SIGMAS)
+    assert [round(row["sigma"], 1) for row in state.scores] == list(supervisor.VALIDATION_SIGMAS)
     assert len(state.snapshots) >= GOOD["epochs"] * 4  # several a epoch, on the digit it was given
     assert state.snapshots[-1].image.shape == (28, 28) and state.snapshots[-1].epoch == GOOD["epochs"]
     entries = {e.key: e for e in catalog.discover(runs=slot.runs_dir, weights=slot.runs_dir / "none")}
@@ -83,7 +84,7 @@ def test_a_job_reports_progress_and_snapshots_then_saves_a_model_that_beats_the_
     model = keras.models.load_model(entry.path, compile=False)
     assert model.output_shape == (None, 28, 28, 1)
     assert sorted(p.name for p in slot.runs_dir.iterdir()) == sorted(
-        [jobs.LOCK_NAME, entry.path.name, entry.path.with_suffix(".json").name]
+        [lock.LOCK_NAME, entry.path.name, entry.path.with_suffix(".json").name]
     )
     assert slot.lock.holder() is None  # the machine is free again
 
@@ -94,7 +95,7 @@ def test_a_model_worse_than_the_noisy_input_is_neither_saved_nor_selected(slot):
     assert state.status == "done" and not state.better and state.result_key is None
     assert state.verdict.startswith("worse than no denoising at σ 0.5 (")
     assert state.verdict.endswith("not selected, not saved")
-    assert [p.name for p in slot.runs_dir.iterdir()] == [jobs.LOCK_NAME]
+    assert [p.name for p in slot.runs_dir.iterdir()] == [lock.LOCK_NAME]
 
 
 @pytest.mark.parametrize("stage", ["running", "scoring"])
@@ -102,7 +103,7 @@ def test_cancel_ends_the_child_within_2_s_mid_epoch_or_mid_scoring_and_saves_not
     stage, tmp_path, mnist_path, monkeypatch
 ):
     monkeypatch.setenv("MNIST_DIR", str(mnist_path))
-    slot = jobs.TrainingJobs(tmp_path / "runs", validation_size=10000)  # scoring takes seconds
+    slot = supervisor.TrainingJobs(tmp_path / "runs", validation_size=10000)  # scoring takes seconds
     config = classic(**(LONG if stage == "running" else GOOD))
     slot.start("alice", config)
     assert wait_for(lambda: slot.snapshot().status == stage, timeout=300), slot.snapshot()
@@ -114,13 +115,13 @@ def test_cancel_ends_the_child_within_2_s_mid_epoch_or_mid_scoring_and_saves_not
     state = slot.wait(30)
     assert gone < 2.0, f"the child took {gone:.2f} s to end"
     assert state.status == "cancelled" and state.message == "cancelled: nothing was saved"
-    assert [p.name for p in slot.runs_dir.iterdir()] == [jobs.LOCK_NAME]
+    assert [p.name for p in slot.runs_dir.iterdir()] == [lock.LOCK_NAME]
     assert slot.lock.holder() is None
 
 
 def test_one_job_at_a_time_and_only_its_owner_can_cancel(slot):
     slot.start("alice", classic(**LONG))
-    with pytest.raises(jobs.StartRefused, match="already running on this server"):
+    with pytest.raises(supervisor.StartRefused, match="already running on this server"):
         slot.start("bob", classic(**BAD))  # bob is told it is busy, not given a second job
     assert slot.snapshot().owner == "alice"
     assert not slot.cancel("bob")
@@ -131,13 +132,13 @@ def test_one_job_at_a_time_and_only_its_owner_can_cancel(slot):
 
 SECOND_SERVER = """
 import json, sys
-from denoiser.page import jobs
 from denoiser.train import TrainConfig
-slot = jobs.TrainingJobs(sys.argv[1])
+from denoiser.training import supervisor
+slot = supervisor.TrainingJobs(sys.argv[1])
 try:
     slot.start("carol", TrainConfig.for_model("classic", epochs=1, train_size=512))
     print(json.dumps({"started": True}))
-except jobs.StartRefused as refusal:
+except supervisor.StartRefused as refusal:
     print(json.dumps({"refused": str(refusal), "elsewhere": slot.elsewhere()}))
 """
 
@@ -160,9 +161,9 @@ def test_a_second_server_process_is_refused_by_the_machines_lock(slot):
 
 KILLED_SERVER = """
 import sys, time
-from denoiser.page import jobs
 from denoiser.train import TrainConfig
-slot = jobs.TrainingJobs(sys.argv[1])
+from denoiser.training import supervisor
+slot = supervisor.TrainingJobs(sys.argv[1])
 slot.start("visitor", TrainConfig.for_model("classic", epochs=200, train_size=2048, val_size=128))
 while (slot.snapshot().progress or None) is None:
     time.sleep(0.05)
@@ -182,30 +183,30 @@ def test_a_server_killed_by_sigkill_takes_its_training_with_it_and_frees_the_mac
         assert alive(child)
         server.send_signal(signal.SIGKILL)
         server.wait(30)
-        lock = jobs.MachineLock(runs / jobs.LOCK_NAME)
+        machine = lock.MachineLock(runs / lock.LOCK_NAME)
         # The lock goes with the last of the child's threads, a moment after its main one.
-        assert wait_for(lambda: not alive(child) and lock.holder() is None, timeout=10), (
+        assert wait_for(lambda: not alive(child) and machine.holder() is None, timeout=10), (
             "it outlived its server"
         )
     finally:
         server.kill()
         server.wait()
-    restarted = jobs.TrainingJobs(runs)  # clears the dead job's record
-    assert (runs / jobs.LOCK_NAME).read_bytes() == b""
+    restarted = supervisor.TrainingJobs(runs)  # clears the dead job's record
+    assert (runs / lock.LOCK_NAME).read_bytes() == b""
     assert restarted.elsewhere() is None
 
 
 def test_a_restarted_server_clears_a_stale_lock_and_partial_files(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
-    (runs / jobs.LOCK_NAME).write_text(json.dumps({"name": "classic-dead", "pid": 999999}))
+    (runs / lock.LOCK_NAME).write_text(json.dumps({"name": "classic-dead", "pid": 999999}))
     (runs / "classic-dead.keras").write_bytes(b"PK half a model, its sidecar never came")
     (runs / ".classic-dead.x1y2.tmp.keras").write_bytes(b"PK half")
     (runs / "kept.keras").write_bytes(b"a finished model")
     (runs / "kept.json").write_text("{}")
-    jobs.TrainingJobs(runs)
-    assert sorted(p.name for p in runs.iterdir()) == sorted([jobs.LOCK_NAME, "kept.keras", "kept.json"])
-    assert (runs / jobs.LOCK_NAME).read_bytes() == b""
+    supervisor.TrainingJobs(runs)
+    assert sorted(p.name for p in runs.iterdir()) == sorted([lock.LOCK_NAME, "kept.keras", "kept.json"])
+    assert (runs / lock.LOCK_NAME).read_bytes() == b""
 
 
 def test_a_failing_training_ends_with_a_plain_message_and_frees_the_machine(
@@ -221,29 +222,29 @@ def test_a_failing_training_ends_with_a_plain_message_and_frees_the_machine(
     state = slot.wait(120)
     assert state.status == "failed" and "not a readable gzip file" in state.message
     assert str(tmp_path) not in state.message and "Errno" not in state.message
-    assert slot.lock.holder() is None and [p.name for p in slot.runs_dir.iterdir()] == [jobs.LOCK_NAME]
+    assert slot.lock.holder() is None and [p.name for p in slot.runs_dir.iterdir()] == [lock.LOCK_NAME]
 
 
 def test_start_checks_the_runs_folder_and_the_data_before_any_work(tmp_path, mnist_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")  # even root cannot create a folder inside a file
     monkeypatch.setenv("MNIST_DIR", str(mnist_path))
-    with pytest.raises(jobs.StartRefused) as refusal:
-        jobs.TrainingJobs(blocker / "runs").start("alice", classic(**BAD))
+    with pytest.raises(supervisor.StartRefused) as refusal:
+        supervisor.TrainingJobs(blocker / "runs").start("alice", classic(**BAD))
     assert (
         str(refusal.value)
         == "Training was not started: the runs folder cannot be created (a file is in its way)."
     )
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
-    with pytest.raises(jobs.StartRefused, match="lacks train-images-idx3-ubyte.gz") as refusal:
-        jobs.TrainingJobs(tmp_path / "runs").start("alice", classic(**BAD))
+    with pytest.raises(supervisor.StartRefused, match="lacks train-images-idx3-ubyte.gz") as refusal:
+        supervisor.TrainingJobs(tmp_path / "runs").start("alice", classic(**BAD))
     assert str(tmp_path) not in str(refusal.value)
 
 
 def test_a_visitor_waits_out_the_cooldown_between_two_starts(slot):
     slot.start("alice", classic(**BAD), visitor="10.0.0.1", cooldown_s=3600)
     slot.wait(120)
-    with pytest.raises(jobs.StartRefused, match=r"You can start another training in \d+ s"):
+    with pytest.raises(supervisor.StartRefused, match=r"You can start another training in \d+ s"):
         slot.start("alice again", classic(**BAD), visitor="10.0.0.1", cooldown_s=3600)
     slot.start("bob", classic(**BAD), visitor="10.0.0.2", cooldown_s=3600)  # someone else may
     assert slot.wait(120).status == "done"
@@ -278,7 +279,7 @@ def test_runs_folder_keeps_only_the_newest(tmp_path):
         path.write_bytes(b"x")
         path.with_suffix(".json").write_text("{}")
         os.utime(path, ns=(i * 10**9, i * 10**9))
-    removed = jobs.prune(tmp_path, keep=5)
+    removed = runs.prune(tmp_path, keep=5)
     assert sorted(p.name for p in removed) == ["m0.keras", "m1.keras"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"m{i}.keras" for i in range(2, 7)] + [f"m{i}.json" for i in range(2, 7)]
@@ -288,11 +289,14 @@ def test_runs_folder_keeps_only_the_newest(tmp_path):
 def test_unusable_runs_folder_is_reported_without_its_path(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert jobs.runs_writable(blocker / "runs") == "the runs folder cannot be created (a file is in its way)"
-    assert jobs.runs_writable(tmp_path / "runs") is None
+    assert (
+        preflight.runs_writable(blocker / "runs")
+        == "the runs folder cannot be created (a file is in its way)"
+    )
+    assert preflight.runs_writable(tmp_path / "runs") is None
 
 
 def test_estimate_comes_from_measured_throughput():
     config = TrainConfig.for_model("classic", epochs=2, train_size=6000)
-    assert jobs.estimate_seconds(config, images_per_s=6000.0, overhead=0.0) == pytest.approx(2.0)
-    assert np.isfinite(jobs.estimate_seconds(config, images_per_s=0.0))
+    assert estimate.estimate_seconds(config, images_per_s=6000.0, overhead=0.0) == pytest.approx(2.0)
+    assert np.isfinite(estimate.estimate_seconds(config, images_per_s=0.0))

@@ -24,8 +24,10 @@ from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text,
 from streamlit.testing.v1 import AppTest
 
 from denoiser import data, storage
-from denoiser.page import catalog, jobs, retrain, session
+from denoiser.page import catalog, retrain, session
 from denoiser.train import Progress, TrainConfig
+from denoiser.training import estimate, lock, preflight, recipes, settings, supervisor
+from denoiser.training import runs as housekeeping
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -44,9 +46,9 @@ def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
     return folder
 
 
-def slot_of(runs: Path) -> jobs.TrainingJobs:
+def slot_of(runs: Path) -> supervisor.TrainingJobs:
     """The training slot the page uses for this runs folder (the same cached object)."""
-    return retrain.training_slot(str(runs), jobs.KEEP_RUNS)
+    return retrain.training_slot(str(runs), settings.KEEP_RUNS)
 
 
 def start(at: AppTest, epochs: int) -> AppTest:
@@ -95,7 +97,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     assert owner.session_state["model"] == "weights/classic"
     assert owner.run().session_state["model"] == "weights/classic"
     assert sorted(p.name for p in runs.iterdir()) == sorted(
-        [jobs.LOCK_NAME, f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
+        [lock.LOCK_NAME, f"{state.result_key[5:]}.keras", f"{state.result_key[5:]}.json"]
     )
     assert {p.name: p.stat().st_mtime_ns for p in weights.iterdir()} == shipped  # weights/ untouched
 
@@ -117,7 +119,7 @@ def test_the_page_reruns_while_training_and_cancel_stops_it_leaving_no_file(runs
     state = slot.wait(60)
     assert state.status == "cancelled"
     assert state.progress.epoch < LONG_EPOCHS
-    assert [p.name for p in runs.iterdir()] == [jobs.LOCK_NAME]
+    assert [p.name for p in runs.iterdir()] == [lock.LOCK_NAME]
     at.run()
     assert "cancelled: nothing was saved" in sidebar_text(at)
     assert "retrain_start" in button_keys(at)
@@ -181,7 +183,7 @@ def test_a_visitor_whose_selected_model_was_pruned_is_told(runs):
     (runs / "theirs.json").write_text(json.dumps(sidecar))
     at = open_page(SAMPLE)
     at.radio(key="model").set_value("runs/theirs").run()
-    jobs.remove_model(runs / "theirs.keras")  # what pruning does after someone else's training
+    housekeeping.remove_model(runs / "theirs.keras")  # what pruning does after someone else's training
     at.run()
     assert not at.exception and at.session_state["model"] == "weights/classic"
     assert "The model you had selected, their model (retrained), was removed" in at.sidebar.warning[0].value
@@ -200,7 +202,7 @@ def test_a_corrupt_data_file_ends_the_job_with_its_message_and_frees_the_slot(
     at.run()
     assert "not a readable gzip file" in at.sidebar.error[0].value
     assert "retrain_start" in button_keys(at)  # the slot is free again
-    assert [p.name for p in runs.iterdir()] == [jobs.LOCK_NAME]
+    assert [p.name for p in runs.iterdir()] == [lock.LOCK_NAME]
 
 
 def test_missing_data_is_named_and_no_training_is_offered(runs, tmp_path, monkeypatch):
@@ -210,7 +212,7 @@ def test_missing_data_is_named_and_no_training_is_offered(runs, tmp_path, monkey
     assert "lacks train-images-idx3-ubyte.gz" in at.sidebar.warning[0].value
     assert "retrain_start" not in button_keys(at)
     monkeypatch.delenv("MNIST_DIR")
-    monkeypatch.setattr(jobs, "keras_mnist_cache", lambda: [tmp_path / "mnist.npz"])
+    monkeypatch.setattr(preflight, "keras_mnist_cache", lambda: [tmp_path / "mnist.npz"])
     at = open_page(SAMPLE)
     assert "Keras has no cached copy" in at.sidebar.warning[0].value
     assert "retrain_start" not in button_keys(at)
@@ -264,7 +266,7 @@ def test_the_blind_choice_trains_the_recipe_in_blind_json_over_a_sigma_range(run
     assert "blind trained at 1,000 digits/s" in sidebar_text(at)
     captured = {}
     monkeypatch.setattr(
-        jobs.TrainingJobs,
+        supervisor.TrainingJobs,
         "start",
         lambda self, owner, config, *args, **kwargs: captured.setdefault("c", config),
     )
@@ -285,7 +287,7 @@ def test_the_snapshots_follow_the_digit_on_the_panels_at_the_sessions_sigma(runs
     at.session_state[session.DIGIT] = drawn_since
     captured = {}
     monkeypatch.setattr(
-        jobs.TrainingJobs,
+        supervisor.TrainingJobs,
         "start",
         lambda self, owner, config, watch, **kwargs: captured.setdefault("w", watch),
     )
@@ -342,15 +344,15 @@ storage.save_model_atomic(HalfWritten(), {str(path)!r}, {{"name": "new"}})
     assert catalog.load_denoiser(path).output_shape == (None, 28, 28, 1)
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers and [e.key for e in catalog.discover(tmp_path / "none", tmp_path)] == ["runs/mine"]
-    jobs.prune(tmp_path, keep=5)  # a fresh temporary might be a save in progress: kept
+    housekeeping.prune(tmp_path, keep=5)  # a fresh temporary might be a save in progress: kept
     assert all(p.exists() for p in leftovers)
-    jobs.prune(tmp_path, keep=5, stale_after=0)
+    housekeeping.prune(tmp_path, keep=5, stale_after=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json", "mine.keras"]
 
 
 def test_options_come_from_the_environment_and_malformed_ones_are_named():
-    assert jobs.Options.from_env({}) == jobs.Options(threads=jobs.default_threads({}))
-    options = jobs.Options.from_env(
+    assert settings.Options.from_env({}) == settings.Options(threads=settings.default_threads({}))
+    options = settings.Options.from_env(
         {
             "DENOISER_TRAINING": "off",
             "DENOISER_MAX_EPOCHS": "3",
@@ -361,7 +363,7 @@ def test_options_come_from_the_environment_and_malformed_ones_are_named():
             "DENOISER_TRAINING_THREADS": "3",
         }
     )
-    assert options == jobs.Options(
+    assert options == settings.Options(
         allowed=False,
         max_epochs=3,
         train_sizes=(512, 6000),
@@ -372,7 +374,7 @@ def test_options_come_from_the_environment_and_malformed_ones_are_named():
     )
     big = TrainConfig.for_model("classic", epochs=2, train_size=60000)
     assert options.over_cap(big) == "epochs × digits is 120,000; this server allows at most 100,000"
-    assert jobs.Options.from_env({"DENOISER_TRAINING": "on"}).allowed
+    assert settings.Options.from_env({"DENOISER_TRAINING": "on"}).allowed
     for name, value in [
         ("DENOISER_MAX_EPOCHS", "0"),
         ("DENOISER_TRAIN_SIZES", "70000"),
@@ -381,41 +383,43 @@ def test_options_come_from_the_environment_and_malformed_ones_are_named():
         ("DENOISER_COOLDOWN_S", "-1"),
     ]:
         with pytest.raises(ValueError, match=name):
-            jobs.Options.from_env({name: value})
+            settings.Options.from_env({name: value})
 
 
 def test_data_check_names_the_missing_files_without_loading_anything(tmp_path, mnist_path, monkeypatch):
-    assert jobs.data_problem(mnist_path) is None
+    assert preflight.data_problem(mnist_path) is None
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b""))
-    problem = jobs.data_problem(tmp_path)
+    problem = preflight.data_problem(tmp_path)
     assert "lacks train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in problem
     monkeypatch.delenv("MNIST_DIR", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(jobs, "keras_mnist_cache", lambda: [tmp_path / "keras" / "datasets" / "mnist.npz"])
-    assert "Keras has no cached copy" in jobs.data_problem()
+    monkeypatch.setattr(
+        preflight, "keras_mnist_cache", lambda: [tmp_path / "keras" / "datasets" / "mnist.npz"]
+    )
+    assert "Keras has no cached copy" in preflight.data_problem()
     (tmp_path / "keras" / "datasets").mkdir(parents=True)
     (tmp_path / "keras" / "datasets" / "mnist.npz").write_bytes(b"")
-    assert jobs.data_problem() is None
+    assert preflight.data_problem() is None
 
 
 def test_runs_folder_check_creates_nothing(tmp_path):
-    assert jobs.runs_writable(tmp_path / "a" / "b") is None
+    assert preflight.runs_writable(tmp_path / "a" / "b") is None
     assert not (tmp_path / "a").exists()
 
 
 def test_retraining_inherits_the_shipped_settings_it_would_replace():
-    name, sidecar = jobs.shipped_sidecar("classic", WEIGHTS)
+    name, sidecar = recipes.shipped_sidecar("classic", WEIGHTS)
     assert name == "classic"
-    config = jobs.retrain_config("classic", sidecar, epochs=2, sigma=0.3, train_size=6000)
+    config = recipes.retrain_config("classic", sidecar, epochs=2, sigma=0.3, train_size=6000)
     assert (config.loss, config.batch_size, config.sigma, config.epochs) == (
         "binary_crossentropy",
         256,
         0.3,
         2,
     )
-    assert jobs.shipped_sidecar("dncnn", WEIGHTS) is None
-    assert jobs.retrain_config("dncnn", None, epochs=1, sigma=None, sigma_range=(0.1, 0.4)).loss == "mse"
-    assert jobs.improved_recipe(Path("/nonexistent")) == "unet_residual"
+    assert recipes.shipped_sidecar("dncnn", WEIGHTS) is None
+    assert recipes.retrain_config("dncnn", None, epochs=1, sigma=None, sigma_range=(0.1, 0.4)).loss == "mse"
+    assert recipes.improved_recipe(Path("/nonexistent")) == "unet_residual"
 
 
 def test_the_loss_chart_has_each_epoch_and_the_running_epoch_so_far():
@@ -440,7 +444,9 @@ def test_durations_and_the_estimate_read_as_a_person_would():
     ]
     config = TrainConfig.for_model("classic", epochs=2, train_size=6000)
     text = retrain.estimate_text(config, ("classic", {"images_per_s": 1000.0}))
-    assert text.startswith(f"Takes about {retrain.format_duration(jobs.estimate_seconds(config, 1000.0))}")
+    assert text.startswith(
+        f"Takes about {retrain.format_duration(estimate.estimate_seconds(config, 1000.0))}"
+    )
     assert "No time estimate" in retrain.estimate_text(config, None)
 
 
@@ -449,7 +455,7 @@ def test_the_oldest_retrained_model_is_pruned_and_the_new_one_keeps_the_contract
 ):
     monkeypatch.setenv("MNIST_DIR", str(mnist_path))
     tmp_path.joinpath("older.keras").write_bytes((WEIGHTS / "classic.keras").read_bytes())
-    slot = jobs.TrainingJobs(tmp_path, validation_size=200, keep=1)
+    slot = supervisor.TrainingJobs(tmp_path, validation_size=200, keep=1)
     slot.start("alice", TrainConfig.for_model("classic", epochs=GOOD_EPOCHS, train_size=SIZE, val_size=128))
     state = slot.wait(300)
     assert state.status == "done", state.message

@@ -19,6 +19,7 @@ from typing import Any
 import keras
 
 from denoiser import storage
+from denoiser.training.runs import model_files
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSIFIER_RECIPE = "classifier"
@@ -65,14 +66,6 @@ def runs_dir() -> Path:
 def writable(folder: Path) -> bool:
     """True for an existing folder this process may create files in."""
     return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-
-
-def model_files(folder: Path, recursive: bool = False) -> list[Path]:
-    """Visible `.keras` files in `folder` (none if it does not exist); temporaries start with '.'."""
-    if not folder.is_dir():
-        return []
-    found = folder.rglob("*.keras") if recursive else folder.glob("*.keras")
-    return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def make_entry(path: Path, key: str, label: str, retrained: bool) -> ModelEntry | None:

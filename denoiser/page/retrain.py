@@ -1,6 +1,6 @@
 """The sidebar's Retrain section: settings, a Start button, and a panel that follows the machine's training.
 
-The training is a child process (`denoiser.worker`) that one `jobs.TrainingJobs` per server
+The training is a child process (`denoiser.worker`) that one `supervisor.TrainingJobs` per server
 (per runs folder) starts and follows, shared by every visitor's session through
 `st.cache_resource`; this module only reads copies of its state. The panel is a fragment that
 reruns itself every second while a job is active (an idle page does not poll) and asks for a
@@ -23,8 +23,10 @@ import streamlit as st
 from PIL import Image
 
 from denoiser import data, models
-from denoiser.page import catalog, jobs, session
+from denoiser.page import catalog, session
 from denoiser.train import Progress, TrainConfig
+from denoiser.training import estimate, preflight, recipes, supervisor
+from denoiser.training.settings import MIN_EPOCHS, Options
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
 DEFAULT_EPOCHS = 5  # with all 60,000 digits: the seed recipe, about a minute here (docs/retrain.md)
@@ -38,9 +40,12 @@ ELSEWHERE = "retrain_elsewhere"  # this page showed another server process's tra
 
 
 @st.cache_resource(show_spinner=False)
-def training_slot(runs_dir: str, _keep: int, _threads: int = 1) -> jobs.TrainingJobs:
-    """The server's view of the training for this runs folder, shared by every session."""
-    return jobs.TrainingJobs(Path(runs_dir), keep=_keep, threads=_threads)
+def training_slot(
+    runs_dir: str, keep: int, threads: int = 1, own_session: bool = False
+) -> supervisor.TrainingJobs:
+    """The server's view of the training for this runs folder and these options, shared by every
+    session (every argument is in the cache's key: a changed setting gets a slot that obeys it)."""
+    return supervisor.TrainingJobs(Path(runs_dir), keep=keep, threads=threads, own_session=own_session)
 
 
 def visitor() -> str:
@@ -49,24 +54,24 @@ def visitor() -> str:
     return token or st.session_state.setdefault(VISITOR, uuid.uuid4().hex)
 
 
-def read_options() -> jobs.Options | str:
+def read_options() -> Options | str:
     """The deployment's options, or the one-line reason they are malformed."""
     try:
-        return jobs.Options.from_env()
+        return Options.from_env()
     except ValueError as error:
         return str(error)
 
 
-def follow_training() -> jobs.TrainingJobs | None:
+def follow_training() -> supervisor.TrainingJobs | None:
     """Before the model list is built: the slot, with a just-finished model selected for its owner, once.
 
     Called at the top of every full run, so it also records whether a job is active; the
     progress panel compares against that to notice the job's end and rerun the page.
     """
     options = read_options()
-    if not isinstance(options, jobs.Options) or not options.allowed:
+    if not isinstance(options, Options) or not options.allowed:
         return None
-    slot = training_slot(str(catalog.runs_dir()), options.keep, options.threads)
+    slot = training_slot(str(catalog.runs_dir()), options.keep, options.threads, options.own_session)
     state = slot.snapshot()
     st.session_state[WATCHING] = state.number if state.active else None
     mine = state.status == "done" and state.owner == visitor() and state.result_key
@@ -76,20 +81,20 @@ def follow_training() -> jobs.TrainingJobs | None:
     return slot
 
 
-def sidebar_section(slot: jobs.TrainingJobs | None, entries: list[catalog.ModelEntry]) -> None:
+def sidebar_section(slot: supervisor.TrainingJobs | None, entries: list[catalog.ModelEntry]) -> None:
     """Settings and Start while no training runs; the job's progress (for its owner: Cancel, and
     the digit on the panels when Start was pressed, denoised by the model being trained)."""
     options = read_options()
-    if isinstance(options, jobs.Options) and not options.allowed:
+    if isinstance(options, Options) and not options.allowed:
         return
     st.sidebar.header("Retrain")
-    if not isinstance(options, jobs.Options) or slot is None:
+    if not isinstance(options, Options) or slot is None:
         st.sidebar.error(f"Training is switched off: {options}.")
         return
     state = slot.snapshot()
     elsewhere = None if state.active else slot.elsewhere()
     busy = state.active or elsewhere is not None
-    problem = jobs.data_problem() or jobs.runs_writable(slot.runs_dir)
+    problem = preflight.data_problem() or preflight.runs_writable(slot.runs_dir)
     with st.sidebar:
         config = settings(options, disabled=busy or problem is not None)
         if problem:
@@ -101,18 +106,18 @@ def sidebar_section(slot: jobs.TrainingJobs | None, entries: list[catalog.ModelE
         st.fragment(job_panel, run_every=POLL_SECONDS if busy else None)(slot, entries)
 
 
-def settings(options: jobs.Options, disabled: bool) -> TrainConfig | str:
+def settings(options: Options, disabled: bool) -> TrainConfig | str:
     """Which model, epochs, σ (or σ range) and how many digits; shows the time estimate.
 
     Every value offered here was measured to end better than the noisy input (docs/retrain.md);
     a finished model is judged again all the same.
     """
-    improved = jobs.improved_recipe(catalog.weights_dir())
-    recipes = {"classic": "classic: one fixed σ", improved: f"blind ({improved}): a range of σ"}
+    improved = recipes.improved_recipe(catalog.weights_dir())
+    offered = {"classic": "classic: one fixed σ", improved: f"blind ({improved}): a range of σ"}
     recipe = st.radio(
-        "Model to train", list(recipes), format_func=recipes.get, key="retrain_recipe", disabled=disabled
+        "Model to train", list(offered), format_func=offered.get, key="retrain_recipe", disabled=disabled
     )
-    low = min(jobs.MIN_EPOCHS, options.max_epochs)
+    low = min(MIN_EPOCHS, options.max_epochs)
     default_epochs = max(low, min(DEFAULT_EPOCHS, options.max_epochs))
     st.slider(
         "Epochs",
@@ -162,8 +167,8 @@ def chosen_config() -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:
     else:
         low, high = state.get("retrain_sigma_range", spec.sigma_range)
         noise = {"sigma": None, "sigma_range": (round(float(low), 2), round(float(high), 2))}
-    shipped = jobs.shipped_sidecar(recipe, catalog.weights_dir())
-    config = jobs.retrain_config(
+    shipped = recipes.shipped_sidecar(recipe, catalog.weights_dir())
+    config = recipes.retrain_config(
         recipe,
         shipped and shipped[1],
         epochs=int(state["retrain_epochs"]),
@@ -180,14 +185,14 @@ def estimate_text(config: TrainConfig, shipped: tuple[str, dict[str, Any]] | Non
         return (
             f"No time estimate: no shipped {config.model} model records how fast it trained on this server."
         )
-    seconds = jobs.estimate_seconds(config, rate)
+    seconds = estimate.estimate_seconds(config, rate)
     return (
         f"Takes about {format_duration(seconds)} on this server "
         f"({shipped[0]} trained at {rate:,.0f} digits/s here, plus loading and scoring)."
     )
 
 
-def watch_for(digit: np.ndarray | None) -> jobs.Watch:
+def watch_for(digit: np.ndarray | None) -> supervisor.Watch:
     """What the snapshots show: `digit` (else the MNIST sample picked) under the page's noise and σ."""
     if digit is None:
         images, labels = data.load_sample()
@@ -195,10 +200,10 @@ def watch_for(digit: np.ndarray | None) -> jobs.Watch:
         of_class = np.flatnonzero(labels == state.get("sample_digit", int(labels[0])))
         digit = images[of_class[min(int(state.get("sample_index", 0)), len(of_class) - 1)]]
     field = st.session_state.get("noise_field")
-    return jobs.Watch(np.asarray(digit, np.float32), field, session.sigma())
+    return supervisor.Watch(np.asarray(digit, np.float32), field, session.sigma())
 
 
-def start(slot: jobs.TrainingJobs) -> None:
+def start(slot: supervisor.TrainingJobs) -> None:
     """The Start button's callback: checks everything first, and says in plain words why not.
 
     The snapshots follow the digit on the panels at this moment (`session.current_digit`: the
@@ -209,9 +214,9 @@ def start(slot: jobs.TrainingJobs) -> None:
     except (KeyError, ValueError) as error:  # settings not drawn yet, or out of range
         st.session_state[NOTICE] = f"Training was not started: {error}"
         return
-    if not isinstance(options, jobs.Options) or (over := options.over_cap(config)):
+    if not isinstance(options, Options) or (over := options.over_cap(config)):
         st.session_state[NOTICE] = (
-            f"Training was not started: {over if isinstance(options, jobs.Options) else options}."
+            f"Training was not started: {over if isinstance(options, Options) else options}."
         )
         return
     token = uuid.uuid4().hex
@@ -223,7 +228,7 @@ def start(slot: jobs.TrainingJobs) -> None:
             visitor=visitor_address(),
             cooldown_s=options.cooldown_s,
         )
-    except jobs.StartRefused as refusal:
+    except supervisor.StartRefused as refusal:
         st.session_state[NOTICE] = str(refusal)
         return
     st.query_params[TOKEN] = token  # a reload keeps it: the owner stays the owner
@@ -234,12 +239,12 @@ def visitor_address() -> str:
     return st.context.ip_address or visitor()
 
 
-def cancel(slot: jobs.TrainingJobs) -> None:
+def cancel(slot: supervisor.TrainingJobs) -> None:
     """The Cancel button's callback (only the owner sees the button, and only the owner may cancel)."""
     slot.cancel(visitor())
 
 
-def job_panel(slot: jobs.TrainingJobs, entries: list[catalog.ModelEntry]) -> None:
+def job_panel(slot: supervisor.TrainingJobs, entries: list[catalog.ModelEntry]) -> None:
     """The fragment: the running job's progress, or the outcome of this visitor's last job."""
     state = slot.snapshot()
     if not state.active and state.number and st.session_state.get(WATCHING) == state.number:
@@ -269,7 +274,7 @@ def job_panel(slot: jobs.TrainingJobs, entries: list[catalog.ModelEntry]) -> Non
         st.rerun()  # the other server's training ended: the Start button comes back
 
 
-def show_progress(state: jobs.JobState, mine: bool) -> None:
+def show_progress(state: supervisor.JobState, mine: bool) -> None:
     """Progress bar per batch, epoch and loss, elapsed and remaining time, the owner's snapshots, the loss chart."""
     progress = state.progress
     if state.cancelling:
@@ -282,14 +287,14 @@ def show_progress(state: jobs.JobState, mine: bool) -> None:
     else:
         st.progress(1.0, text="Scoring on held-out test digits…" if state.status == "scoring" else "Saving…")
     st.caption(
-        f"{jobs.describe(state.config)} · {format_duration(state.elapsed)} elapsed · {time_left(state)}"
+        f"{recipes.describe(state.config)} · {format_duration(state.elapsed)} elapsed · {time_left(state)}"
     )
     if mine:
         show_snapshots(state.snapshots)
     show_loss_chart(progress)
 
 
-def show_snapshots(snapshots: list[jobs.Snapshot]) -> None:
+def show_snapshots(snapshots: list[supervisor.Snapshot]) -> None:
     """Your digit, denoised by the model being trained: the latest few, oldest first.
 
     Inline PNGs (data URIs), not `st.image`: the panel redraws every second, and each redraw
@@ -316,7 +321,7 @@ def png_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> None:
+def show_outcome(state: supervisor.JobState, entries: list[catalog.ModelEntry]) -> None:
     """What became of this visitor's job: the new model against the shipped one, or why there is none."""
     if state.status == "failed":
         st.error(f"{state.message[:1].upper()}{state.message[1:]}. Nothing was saved.")
@@ -336,10 +341,10 @@ def show_outcome(state: jobs.JobState, entries: list[catalog.ModelEntry]) -> Non
             f"The new model is {state.verdict}. More epochs or more digits would help; "
             "the model you had stays selected."
         )
-    shipped = jobs.shipped_sidecar(state.config.model, catalog.weights_dir())
+    shipped = recipes.shipped_sidecar(state.config.model, catalog.weights_dir())
     st.markdown(comparison_table(state.scores, shipped))
     st.caption(
-        f"PSNR (dB) of the new model on the last {jobs.VALIDATION_SIZE:,} test digits, "
+        f"PSNR (dB) of the new model on the last {state.validation_size:,} test digits, "
         "which training never saw; "
         + (
             f"{shipped[0]}: the shipped model it would replace, from its sidecar (whole test set)."
@@ -406,7 +411,7 @@ def loss_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def time_left(state: jobs.JobState) -> str:
+def time_left(state: supervisor.JobState) -> str:
     """`about 1 min 20 s left`, extrapolated from the pace so far."""
     progress = state.progress
     if state.status not in ("loading", "running"):
