@@ -219,10 +219,12 @@ class TrainingJobs:
             raise StartRefused(f"Training was not started: {problem}")
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.runs_dir, prefix=".probe-", suffix=".tmp"):
-                pass
             taken = self.lock.acquire()
+            if taken:  # probed only with the lock held: a training's end clears temporaries, probes too
+                with tempfile.NamedTemporaryFile(dir=self.runs_dir, prefix=".probe-", suffix=".tmp"):
+                    pass
         except OSError as error:
+            self.lock.release()
             LOG.warning("runs folder %s is not usable: %s", self.runs_dir, error)
             raise StartRefused(
                 f"Training was not started: the runs folder {preflight.unusable(error)}."
