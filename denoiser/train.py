@@ -102,9 +102,11 @@ class ProgressCallback(keras.callbacks.Callback):
         steps: int,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        examples: int | None = None,  # digits per epoch: the last batch may be short
     ) -> None:
         super().__init__()
         self.config, self.steps = config, steps
+        self.examples = steps * config.batch_size if examples is None else examples
         self.on_progress, self.should_stop = on_progress, should_stop
         self.history: list[dict[str, float]] = []
         self.epoch = 0
@@ -121,7 +123,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.step = 0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.images += self.config.batch_size
+        self.images += min(self.config.batch_size, self.examples - batch * self.config.batch_size)
         self.step = batch + 1
         self._emit(self.step, float((logs or {}).get("loss", float("nan"))))
         if self.should_stop is not None and self.should_stop():
@@ -218,7 +220,7 @@ def train(
     if config.schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps * config.epochs)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss)
-    callback = ProgressCallback(config, steps, on_progress, should_stop)
+    callback = ProgressCallback(config, steps, on_progress, should_stop, examples=len(x_train))
     started = time.perf_counter()
     model.fit(
         noisy_pairs(x_train, config, training=True),

@@ -121,6 +121,13 @@ def test_cancel_ends_the_child_within_2_s_mid_epoch_or_mid_scoring_and_saves_not
 
 def test_one_job_at_a_time_and_only_its_owner_can_cancel(slot):
     slot.start("alice", classic(**LONG))
+    assert wait_for(lambda: slot.snapshot().status == "running")
+    pid = slot.snapshot().pid  # the real worker: below the server's priority, in the server's autogroup
+    assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + worker.NICE
+    assert (
+        Path(f"/proc/{pid}/autogroup").read_text().split()[0]
+        == Path("/proc/self/autogroup").read_text().split()[0]
+    )
     with pytest.raises(supervisor.StartRefused, match="already running on this server"):
         slot.start("bob", classic(**BAD))  # bob is told it is busy, not given a second job
     assert slot.snapshot().owner == "alice"
@@ -284,6 +291,21 @@ def test_runs_folder_keeps_only_the_newest(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"m{i}.keras" for i in range(2, 7)] + [f"m{i}.json" for i in range(2, 7)]
     )
+
+
+def test_pruning_keeps_the_newest_of_the_models_the_page_lists_in_subfolders_too(tmp_path):
+    names = ["a.keras", "sub/b.keras", "sub/deeper/c.keras", "d.keras", ".hidden/e.keras"]
+    for i, name in enumerate(names):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        path.with_suffix(".json").write_text("{}")
+        os.utime(path, ns=(i * 10**9, i * 10**9))
+    runs.prune(tmp_path, keep=2)
+    listed = [entry.path for entry in catalog.discover(runs=tmp_path, weights=tmp_path / "none")]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in listed) == ["d.keras", "sub/deeper/c.keras"]
+    assert not (tmp_path / "sub" / "b.json").exists()  # its sidecar went with it
+    assert (tmp_path / ".hidden" / "e.keras").exists()  # not listed, not counted, not touched
 
 
 def test_unusable_runs_folder_is_reported_without_its_path(tmp_path):

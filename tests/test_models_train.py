@@ -72,6 +72,16 @@ def test_short_training_on_a_subset_lowers_the_loss(mnist):
     assert result.data_checksum != mnist.checksum  # it records the subset it saw
 
 
+def test_a_partial_last_batch_counts_the_digits_it_holds(mnist):
+    config = train.TrainConfig.for_model("classic", epochs=2, train_size=300, val_size=64, batch_size=256)
+    seen = []
+    result = train.train(config, mnist, on_progress=seen.append)
+    batches = [(p.epoch, p.step, p.images_seen) for p in seen]
+    assert (1, 1, 256) in batches and (1, 2, 300) in batches and (2, 2, 600) in batches
+    assert seen[-1].images_seen == 600  # 2 epochs × 300 digits, not 2 × 2 batches of 256
+    assert result.images_per_s == pytest.approx(600 / result.seconds)
+
+
 def test_should_stop_ends_training_within_one_batch(mnist):
     config = train.TrainConfig.for_model("classic", epochs=3, train_size=4096, batch_size=256)
     seen = []
