@@ -288,3 +288,32 @@ def test_a_child_naming_a_model_it_was_not_asked_for_gets_nothing_selected(tmp_p
     slot.start("alice", CONFIG)
     state = slot.wait(30)
     assert state.status == "failed" and state.result_key is None
+
+
+# Priority under scheduler autogroups: nice ranks threads only inside one group, and a session is one.
+
+
+def autogroup(pid: int) -> str:
+    return Path(f"/proc/{pid}/autogroup").read_text().split()[0]
+
+
+def group_and_session(pid: int) -> tuple[int, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[2]), int(fields[3])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroups")
+def test_the_child_has_a_process_group_of_its_own_in_the_servers_session_and_autogroup(tmp_path, mnist_env):
+    slot = supervisor.TrainingJobs(tmp_path / "runs", worker_command=child("sleep 120"))
+    slot.start("alice", CONFIG)
+    pid = slot.snapshot().pid
+    assert group_and_session(pid) == (pid, os.getsid(0))  # Cancel stops its group; it stays in our session
+    assert autogroup(pid) == autogroup(os.getpid())  # so its nice ranks it below the server
+    assert slot.cancel("alice") and slot.wait(30).status == "cancelled"
+    old = supervisor.TrainingJobs(tmp_path / "old", worker_command=child("sleep 120"), own_session=True)
+    old.start("alice", CONFIG)
+    pid = old.snapshot().pid
+    assert group_and_session(pid) == (pid, pid)  # the old way: a session, so an autogroup, of its own
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+        assert autogroup(pid) != autogroup(os.getpid())
+    assert old.cancel("alice") and old.wait(30).status == "cancelled"
