@@ -24,7 +24,7 @@ from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text,
 from streamlit.testing.v1 import AppTest
 
 from denoiser import data, storage
-from denoiser.page import catalog, retrain, session
+from denoiser.page import catalog, retrain, retrain_form, session
 from denoiser.train import Progress, TrainConfig
 from denoiser.training import estimate, lock, preflight, recipes, settings, supervisor
 from denoiser.training import runs as housekeeping
@@ -48,7 +48,8 @@ def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
 
 def slot_of(runs: Path) -> supervisor.TrainingJobs:
     """The training slot the page uses for this runs folder (the same cached object)."""
-    return retrain.training_slot(str(runs), settings.KEEP_RUNS)
+    options = settings.Options.from_env()
+    return retrain.training_slot(str(runs), options.keep, options.threads, options.own_session)
 
 
 def start(at: AppTest, epochs: int) -> AppTest:
@@ -69,7 +70,8 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     weights = Path(os.environ["DENOISER_WEIGHTS_DIR"])
     shipped = {p.name: p.stat().st_mtime_ns for p in weights.iterdir()}
     owner, other = open_page(SAMPLE), open_page(SAMPLE)
-    assert not other.exception and "Takes about" in sidebar_text(owner)  # the estimate, from the sidecar
+    assert not other.exception and "Takes at least" in sidebar_text(owner)  # a floor, from the sidecar
+    slot_of(runs).validation_size = 200  # the outcome must name the job's own size, not the default
     start(owner, epochs=GOOD_EPOCHS)
     assert not owner.exception and "retrain_start" not in button_keys(owner)
     state = slot_of(runs).wait(300)
@@ -83,6 +85,7 @@ def test_a_finished_job_is_validated_saved_selected_for_its_owner_only_and_liste
     assert "(retrained)" in owner.radio(key="model").format_func(state.result_key)
     table = owner.sidebar.markdown[-1].value
     assert "| σ | new | classic | Δ |" in table and table.count("\n| 0.") == 5
+    assert "PSNR (dB) of the new model on the last 200 test digits" in sidebar_text(owner)
     assert "Saved as" in owner.sidebar.success[0].value and "better than the noisy input" in sidebar_text(
         owner
     )
@@ -436,18 +439,29 @@ def test_the_loss_chart_has_each_epoch_and_the_running_epoch_so_far():
 
 
 def test_durations_and_the_estimate_read_as_a_person_would():
-    assert [retrain.format_duration(s) for s in (4.4, 65, 3725, float("nan"))] == [
+    assert [retrain_form.format_duration(s) for s in (4.4, 65, 3725, float("nan"))] == [
         "4 s",
         "1 min 05 s",
         "1 h 02 min",
         "unknown",
     ]
-    config = TrainConfig.for_model("classic", epochs=2, train_size=6000)
-    text = retrain.estimate_text(config, ("classic", {"images_per_s": 1000.0}))
-    assert text.startswith(
-        f"Takes about {retrain.format_duration(estimate.estimate_seconds(config, 1000.0))}"
+
+
+def test_the_estimate_is_a_range_from_trainings_timed_here_and_a_sidecar_gives_only_a_floor():
+    config = TrainConfig.for_model("classic", epochs=2, train_size=6000)  # 12,000 digits
+    floor = retrain_form.estimate_text(config, ("classic", {"images_per_s": 1000.0}), [])
+    assert floor.startswith("Takes at least 27 s: classic trained at 1,000 digits/s")  # 15 s + 12 s
+    one = [estimate.Measurement(images_per_s=500.0, overhead_s=20.0)]
+    # 20 / 1.25 + 12,000 / (500 × 1.25) = 35.2 s; 20 × 1.25 + 12,000 / (500 / 1.25) = 55 s
+    assert retrain_form.estimate_text(config, None, one).startswith(
+        "Takes about 35 s – 55 s on this server (measured here: 1 classic training at 500 digits/s"
     )
-    assert "No time estimate" in retrain.estimate_text(config, None)
+    two = [estimate.Measurement(400.0, 10.0), estimate.Measurement(600.0, 20.0)]
+    # 10 + 12,000 / 600 = 30 s; 20 + 12,000 / 400 = 50 s
+    assert retrain_form.estimate_text(config, None, two).startswith(
+        "Takes about 30 s – 50 s on this server (measured here: 2 classic trainings at 400–600 digits/s"
+    )
+    assert "No time estimate yet" in retrain_form.estimate_text(config, None, [])
 
 
 def test_the_oldest_retrained_model_is_pruned_and_the_new_one_keeps_the_contract(
@@ -475,3 +489,81 @@ def test_runs_go_to_the_hosts_persistent_disk_unless_a_folder_is_named(tmp_path,
     assert catalog.runs_dir() == disk / "runs"
     monkeypatch.setenv("DENOISER_RUNS_DIR", str(tmp_path / "mine"))
     assert catalog.runs_dir() == tmp_path / "mine"
+
+
+def test_the_pages_training_slot_obeys_a_changed_keep_and_threads(tmp_path):
+    first = retrain.training_slot(str(tmp_path), 5, 1)
+    changed = retrain.training_slot(str(tmp_path), 2, 3)
+    assert (first.keep, first.threads) == (5, 1) and (changed.keep, changed.threads) == (2, 3)
+    assert retrain.training_slot(str(tmp_path), 5, 1) is first  # one slot per folder and options
+
+
+STAND_IN = (  # the page's worker replaced by a child that reports one batch and waits to be cancelled
+    "/bin/sh",
+    "-c",
+    "read job; echo '"
+    + json.dumps(
+        {
+            "event": "progress",
+            "epoch": 1,
+            "epochs": 7,
+            "step": 1,
+            "steps": 2,
+            "loss": 0.3,
+            "elapsed": 4.0,
+            "images_seen": 2000,
+            "history": [],
+        }
+    )
+    + "'; sleep 120",
+)
+
+
+def visit(query: dict[str, str]) -> AppTest:
+    """A page load with this URL query (a reload keeps the URL)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["source"] = SAMPLE
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def widget(at: AppTest, kind: str, label: str):
+    (found,) = [w for w in at.sidebar.get(kind) if w.label == label]
+    return found
+
+
+def test_during_a_training_the_form_shows_its_settings_and_a_reload_keeps_the_visitors_choices(
+    runs, monkeypatch
+):
+    monkeypatch.setenv("DENOISER_TRAIN_SIZES", f"512,{SIZE}")
+    owner = visit({})
+    assert owner.radio(key="retrain_size").value == SIZE and owner.slider(key="retrain_epochs").value == 5
+    owner.radio(key="retrain_size").set_value(512).run()
+    owner.slider(key="retrain_epochs").set_value(7).run()
+    query = {name: owner.query_params[name] for name in owner.query_params}
+    assert query["train_digits"] in ("512", ["512"]) and query["train_epochs"] in ("7", ["7"])
+    slot = slot_of(runs)
+    slot.worker_command = list(STAND_IN)
+    owner.button(key="retrain_start").click().run()
+    assert wait_for(lambda: slot.snapshot().status == "running", timeout=60)
+    visitor = visit({})  # someone else, with the defaults: the form shows the job, not their choices
+    assert widget(visitor, "slider", "Epochs").value == 7 and widget(visitor, "slider", "Epochs").disabled
+    assert widget(visitor, "radio", "Training digits").value == 512
+    assert "At its pace so far (500 digits/s)" in sidebar_text(visitor)
+    assert "retrain_epochs" not in visitor.session_state or visitor.session_state["retrain_epochs"] == 5
+    owner.run()
+    assert owner.button(key="retrain_cancel") is not None
+    owner.button(key="retrain_cancel").click().run()
+    assert slot.wait(30).status == "cancelled"
+    reloaded = visit(
+        {name: (value[-1] if isinstance(value, list) else value) for name, value in query.items()}
+    )
+    assert (
+        reloaded.radio(key="retrain_size").value == 512 and reloaded.slider(key="retrain_epochs").value == 7
+    )
+    owner.run()  # the owner's own choices outlived the runs that showed the job instead
+    assert owner.radio(key="retrain_size").value == 512 and owner.slider(key="retrain_epochs").value == 7
+    visitor.run()
+    assert visitor.radio(key="retrain_size").value == SIZE and visitor.slider(key="retrain_epochs").value == 5
+    assert slot.measured("classic")[0].images_per_s == pytest.approx(500.0)  # 2,000 digits in 4 s

@@ -22,15 +22,14 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from denoiser import data, models
+from denoiser import data
 from denoiser.page import catalog, session
+from denoiser.page.retrain_form import chosen_config, format_duration, settings
 from denoiser.train import Progress, TrainConfig
-from denoiser.training import estimate, preflight, recipes, supervisor
-from denoiser.training.settings import MIN_EPOCHS, Options
+from denoiser.training import preflight, recipes, supervisor
+from denoiser.training.settings import Options
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
-DEFAULT_EPOCHS = 5  # with all 60,000 digits: the seed recipe, about a minute here (docs/retrain.md)
-CLASSIC_SIGMAS = (0.2, 0.9)  # the classic σ slider's range: below 0.2 classic cannot beat the noisy input
 SNAPSHOTS_SHOWN = 6  # the strip of "watch it learn" images: the latest few
 TOKEN = "training"  # the URL's query parameter that makes its holder the owner of a job
 VISITOR = "retrain_visitor"  # session state: this session's id when the URL carries no token
@@ -96,7 +95,8 @@ def sidebar_section(slot: supervisor.TrainingJobs | None, entries: list[catalog.
     busy = state.active or elsewhere is not None
     problem = preflight.data_problem() or preflight.runs_writable(slot.runs_dir)
     with st.sidebar:
-        config = settings(options, disabled=busy or problem is not None)
+        running = state if state.active else None
+        config = settings(options, busy or problem is not None, running, slot.measured)
         if problem:
             st.warning(f"Training is unavailable: {problem}")
         elif not busy and isinstance(config, TrainConfig):
@@ -104,92 +104,6 @@ def sidebar_section(slot: supervisor.TrainingJobs | None, entries: list[catalog.
         if notice := st.session_state.pop(NOTICE, None):
             st.info(notice)
         st.fragment(job_panel, run_every=POLL_SECONDS if busy else None)(slot, entries)
-
-
-def settings(options: Options, disabled: bool) -> TrainConfig | str:
-    """Which model, epochs, σ (or σ range) and how many digits; shows the time estimate.
-
-    Every value offered here was measured to end better than the noisy input (docs/retrain.md);
-    a finished model is judged again all the same.
-    """
-    improved = recipes.improved_recipe(catalog.weights_dir())
-    offered = {"classic": "classic: one fixed σ", improved: f"blind ({improved}): a range of σ"}
-    recipe = st.radio(
-        "Model to train", list(offered), format_func=offered.get, key="retrain_recipe", disabled=disabled
-    )
-    low = min(MIN_EPOCHS, options.max_epochs)
-    default_epochs = max(low, min(DEFAULT_EPOCHS, options.max_epochs))
-    st.slider(
-        "Epochs",
-        low,
-        max(low + 1, options.max_epochs),
-        default_epochs,
-        key="retrain_epochs",
-        disabled=disabled,
-    )
-    spec = models.get_spec(recipe)
-    if spec.sigma is not None:
-        st.slider("Training σ", *CLASSIC_SIGMAS, spec.sigma, 0.1, key="retrain_sigma", disabled=disabled)
-    else:
-        sigma_range = tuple(spec.sigma_range)
-        st.slider(
-            "Training σ range", 0.0, 1.0, sigma_range, 0.1, key="retrain_sigma_range", disabled=disabled
-        )
-    st.radio(
-        "Training digits",
-        options.train_sizes,
-        index=len(options.train_sizes) - 1,
-        format_func=lambda n: f"{n:,}",
-        horizontal=True,
-        key="retrain_size",
-        disabled=disabled,
-    )
-    try:
-        config, shipped = chosen_config()
-    except ValueError as error:
-        st.error(str(error))
-        return str(error)
-    if over := options.over_cap(config):
-        st.error(f"Too long for this server: {over}.")
-        return over
-    st.caption(estimate_text(config, shipped))
-    return config
-
-
-def chosen_config() -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:
-    """The settings' current values (from session state, so a callback sees them too) as a
-    config, with the shipped model of that recipe it inherits from and would be compared to."""
-    state = st.session_state
-    recipe = state["retrain_recipe"]
-    spec = models.get_spec(recipe)
-    if spec.sigma is not None:
-        noise: dict[str, Any] = {"sigma": round(float(state.get("retrain_sigma", spec.sigma)), 2)}
-    else:
-        low, high = state.get("retrain_sigma_range", spec.sigma_range)
-        noise = {"sigma": None, "sigma_range": (round(float(low), 2), round(float(high), 2))}
-    shipped = recipes.shipped_sidecar(recipe, catalog.weights_dir())
-    config = recipes.retrain_config(
-        recipe,
-        shipped and shipped[1],
-        epochs=int(state["retrain_epochs"]),
-        train_size=int(state["retrain_size"]),
-        **noise,
-    )
-    return config, shipped
-
-
-def estimate_text(config: TrainConfig, shipped: tuple[str, dict[str, Any]] | None) -> str:
-    """How long `config` should take here, from the training speed the shipped model's sidecar recorded."""
-    rate = float((shipped[1] if shipped else {}).get("images_per_s") or 0)
-    if rate <= 0:
-        return (
-            f"No time estimate: no shipped {config.model} model records how fast it trained on this server."
-        )
-    seconds = estimate.estimate_seconds(config, rate)
-    return (
-        f"Takes about {format_duration(seconds)} on this server "
-        f"({shipped[0]} trained at {rate:,.0f} digits/s here, plus loading and scoring)."
-    )
 
 
 def watch_for(digit: np.ndarray | None) -> supervisor.Watch:
@@ -343,17 +257,19 @@ def show_outcome(state: supervisor.JobState, entries: list[catalog.ModelEntry]) 
         )
     shipped = recipes.shipped_sidecar(state.config.model, catalog.weights_dir())
     st.markdown(comparison_table(state.scores, shipped))
-    st.caption(
-        f"PSNR (dB) of the new model on the last {state.validation_size:,} test digits, "
-        "which training never saw; "
-        + (
-            f"{shipped[0]}: the shipped model it would replace, from its sidecar (whole test set)."
-            if shipped
-            else "there is no shipped model of this recipe to compare with."
-        )
-    )
+    st.caption(scored_on(state, shipped))
     show_snapshots(state.snapshots)
     show_loss_chart(state.progress)
+
+
+def scored_on(state: supervisor.JobState, shipped: tuple[str, dict[str, Any]] | None) -> str:
+    """The table's caption: where the new model was scored (this job's own validation digits)."""
+    compared = (
+        f"{shipped[0]}: the shipped model it would replace, from its sidecar (whole test set)."
+        if shipped
+        else "there is no shipped model of this recipe to compare with."
+    )
+    return f"PSNR (dB) of the new model on the last {state.validation_size:,} test digits, which training never saw; {compared}"
 
 
 def comparison_table(scores: list[dict[str, float]], shipped: tuple[str, dict[str, Any]] | None) -> str:
@@ -419,17 +335,3 @@ def time_left(state: supervisor.JobState) -> str:
     if progress is None or not math.isfinite(progress.remaining):
         return "time left not known yet"
     return f"about {format_duration(progress.remaining)} left"
-
-
-def format_duration(seconds: float) -> str:
-    """`45 s`, `3 min 05 s`, `1 h 02 min`."""
-    if not math.isfinite(seconds):
-        return "unknown"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

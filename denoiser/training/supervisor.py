@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ import numpy as np
 
 from denoiser import worker
 from denoiser.train import Progress, TrainConfig
-from denoiser.training import preflight, protocol, recipes, runs
+from denoiser.training import estimate, preflight, protocol, recipes, runs
 from denoiser.training.lock import LOCK_NAME, MachineLock
 from denoiser.training.settings import KEEP_RUNS
 
@@ -134,6 +135,7 @@ class TrainingJobs:
         self._reader: threading.Thread | None = None
         self._name: str | None = None  # the running job's file name, without .keras
         self._last_start: dict[str, float] = {}  # visitor → when they last started a job (cooldown)
+        self._measured: dict[str, deque[estimate.Measurement]] = {}  # recipe → trainings timed here
         with self._mutex:
             self.clear_stale()
 
@@ -141,6 +143,16 @@ class TrainingJobs:
         """A consistent copy of the state for the page to render."""
         with self._mutex:
             return copy.deepcopy(self._state)
+
+    def measured(self, recipe: str) -> list[estimate.Measurement]:
+        """How fast trainings of `recipe` went on this server (newest last), the running one included."""
+        with self._mutex:
+            found = list(self._measured.get(recipe, ()))
+            state = self._state
+            if state.active and state.config and state.config.model == recipe:
+                if (live := measure(state)) is not None:
+                    found.append(live)
+            return found
 
     def elsewhere(self) -> dict[str, Any] | None:
         """Another server process's training on this machine (its lock record), or None."""
@@ -393,6 +405,18 @@ class TrainingJobs:
             self._process = None
             state.finished = time.time()
             state.status = status
+            if (measurement := measure(state)) is not None:
+                self._measured.setdefault(state.config.model, deque(maxlen=estimate.KEPT)).append(measurement)
+
+
+def measure(state: JobState) -> estimate.Measurement | None:
+    """The job's speed so far and the time around its training, once it has trained a few seconds."""
+    progress = state.progress
+    if state.config is None or progress is None or progress.elapsed < 2.0 or progress.images_seen <= 0:
+        return None
+    done = state.status == "done"  # only a whole job times its loading, scoring and saving
+    overhead = max(0.0, state.elapsed - progress.elapsed) if done else sum(estimate.OVERHEAD_S) / 2
+    return estimate.Measurement(progress.images_seen / progress.elapsed, overhead)
 
 
 def kill_group(process: subprocess.Popen, sig: int) -> None:
