@@ -4,8 +4,9 @@ What the issue asks of the component, each checked on the page as a visitor uses
 browser's pixels are the server's sweep at any σ, keys and a mouse drag move the panels on the
 spot while the server hears one σ per gesture, the server's answer never pulls the thumb back,
 σ survives reruns and New noise, the comparison row and the chart's marker move with the thumb,
-a page whose component cannot run still shows the panels, and a new digit comes first at its σ
-with its whole sweep after the browser has drawn that. The pure parts (the payload) are
+a page whose component cannot run still shows the panels, a new digit comes first at its σ
+with its whole sweep after the browser has drawn that, and a σ whose message or answer is lost
+on the websocket (dropped here on purpose) still reaches the server and the page with no key press. The pure parts (the payload) are
 tested at the end without a browser.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 from helpers import browser_page, settle
 from PIL import Image
-from test_browser import pixels
+from test_browser import open_draw_tab, pixels
 
 from bench.browser import LIVE_SLIDER, live_labels, live_sigma
 from denoiser import data, noise, storage
@@ -291,6 +292,89 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         i = whole.index(0.51)
         np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(whole.noisy[i]))
         np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(whole.denoised[i]))
+
+
+def lossy_stream(losses: dict):
+    """A `before_load` that routes the page's websocket through here: while `losses["sigma"]` is
+    set, the next σ the page sends is dropped (the server never hears it); while
+    `losses["replies"]` is set, the server's content (its delta messages) is dropped, until the
+    page says its σ went unanswered ("resent"), as Streamlit dropped a run's queued messages."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def install(page):
+        def route(ws):
+            upstream = ws.connect_to_server()
+
+            def to_server(message):
+                if isinstance(message, bytes) and b'"resent"' in message:
+                    losses["replies"] = False
+                    losses["resent"] = losses.get("resent", 0) + 1
+                if losses.get("sigma") and isinstance(message, bytes) and b'"sigma"' in message:
+                    losses["sigma"] = False
+                    losses["dropped"] = losses.get("dropped", 0) + 1
+                    return
+                upstream.send(message)
+
+            def to_page(message):
+                if losses.get("replies") and isinstance(message, bytes):
+                    forward = ForwardMsg()
+                    forward.ParseFromString(message)
+                    if forward.WhichOneof("type") == "delta":
+                        losses["dropped"] = losses.get("dropped", 0) + 1
+                        return
+                ws.send(message)
+
+            ws.on_message(to_server)
+            upstream.on_message(to_page)
+
+        page.route_web_socket(re.compile(r"/_stcore/stream"), route)
+
+    return install
+
+
+def test_a_sigma_the_server_never_heard_arrives_with_no_key_press(server, chromium):
+    losses = {}
+    with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
+        losses["sigma"] = True
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight")  # σ 0.51: its message is lost on the way
+        server_text(page, r"at σ 0\.51")  # the download's label: the server took it all the same
+        assert losses["dropped"] == 1 and losses["resent"] >= 1
+        assert page.get_by_role("radio", name=re.compile(r"at σ 0\.51")).count() >= 1  # the sidebar too
+
+
+def test_a_sigma_whose_answer_was_lost_is_redrawn_with_no_key_press(server, chromium):
+    losses = {}
+    with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
+        losses["replies"] = True
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight")  # the server takes σ 0.51, but its answer never arrives
+        server_text(page, r"at σ 0\.51")
+        assert losses["dropped"] >= 1 and losses["resent"] >= 1
+        assert page.get_by_role("radio", name=re.compile(r"at σ 0\.51")).count() >= 1
+
+
+def test_strokes_each_followed_at_once_by_a_burst_of_keys_end_at_the_sigma_the_keys_asked_for(
+    server, chromium
+):
+    with browser_page(server, chromium) as page:
+        open_draw_tab(page)
+        box = page.locator("canvas.upper-canvas").bounding_box()
+        for n in range(3):
+            page.mouse.move(box["x"] + box["width"] * (0.3 + 0.15 * n), box["y"] + box["height"] * 0.5)
+            page.mouse.down()
+            page.mouse.move(
+                box["x"] + box["width"] * (0.4 + 0.15 * n), box["y"] + box["height"] * 0.6, steps=5
+            )
+            page.mouse.up()  # a new digit: its run starts now, and the keys come at once
+            page.locator(LIVE_SLIDER).focus()
+            for _ in range(7):
+                page.keyboard.press("ArrowRight")
+        assert live_sigma(page) == "0.71"
+        server_text(page, r"at σ 0\.71")
+        settle(page)
+        assert live_sigma(page) == "0.71"
+        assert page.get_by_role("radio", name=re.compile(r"at σ 0\.71")).count() >= 1
 
 
 # The payload, without a browser.

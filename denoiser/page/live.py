@@ -20,7 +20,7 @@ import streamlit as st
 from denoiser.page import catalog, session
 
 LOG = logging.getLogger(__name__)
-KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …, "drawn": …}
+KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …, "drawn": …, "resent": …}
 NAME = "denoiser.live_panels"
 ASSETS = resources.files("denoiser.page") / "assets"
 
@@ -79,6 +79,7 @@ def mount(data: dict[str, Any]) -> bool:
         data=data,
         on_sigma_change=take_sigma,
         on_ready_change=lambda: None,
+        on_resent_change=session.forget_page_sigma,  # a σ whose reply never came: redraw the whole page
         on_drawn_change=lambda: None,  # a quick answer is on screen: `results.complete` sweeps the rest
     )
     st.session_state[MOUNTED] = True

@@ -78,6 +78,12 @@ def mark_page_sigma() -> None:
     st.session_state[PAGE_SIGMA] = sigma()
 
 
+def forget_page_sigma() -> None:
+    """The browser never got a run's answer to its σ (live panels' "resent"): the next run of the
+    panels' fragment redraws the whole page, as after a σ the page has not drawn yet."""
+    st.session_state.pop(PAGE_SIGMA, None)
+
+
 def page_behind() -> bool:
     """Whether σ moved since the last full run (in a run of the panels' fragment alone)."""
     return st.session_state.get(PAGE_SIGMA) != sigma()

@@ -14,6 +14,15 @@ const LAST = 100; // the slider's positions are σ = 0.00 … 1.00, i.e. 0 … 1
 const KEY_IDLE_MS = 300; // keys pressed closer together than this are one move for the server
 const STEPS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
 const FALLBACK_STYLE = "dn-live-hides-fallback";
+// A σ the server has not answered: once the page has been idle this long (no script running),
+// the component says so ("resent", a count; its state still holds the σ, so a server that never
+// heard it takes it now), and the server redraws the whole page. Streamlit can lose a rerun's
+// messages (a fragment's poll landing between a full run's end and their delivery), which left
+// the panels, the sidebar and the download at the previous σ until the next key.
+const RESEND_IDLE_MS = 1000;
+const RESEND_CHECK_MS = 200;
+const RESEND_TRIES = 5;
+const RUNNING = '[data-testid="stStatusWidget"]'; // Streamlit's "Running…" indicator
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -49,6 +58,10 @@ function createView(root) {
     frameAt: new Map(), // slider position → row in the data's arrays
     serial: null, // the server's σ serial last applied
     sentIndex: null,
+    awaiting: null, // the σ (in hundredths) sent and not yet seen in a server reply
+    resends: 0,
+    idleSince: null,
+    resendTimer: null,
     keyTimer: null,
     dragging: false,
     readySent: false,
@@ -66,7 +79,33 @@ function createView(root) {
     view.keyTimer = null;
     if (!view.data || view.sentIndex === view.index || !view.setStateValue) return;
     view.sentIndex = view.index;
+    view.awaiting = view.index;
+    view.resends = 0;
     view.setStateValue("sigma", view.index / 100);
+    watchReply();
+  };
+
+  // Until a reply carries the σ sent: when no script runs for RESEND_IDLE_MS, send it again.
+  const watchReply = () => {
+    clearInterval(view.resendTimer);
+    view.idleSince = null;
+    view.resendTimer = setInterval(() => {
+      if (view.awaiting === null || view.resends >= RESEND_TRIES) {
+        clearInterval(view.resendTimer);
+        return;
+      }
+      if (document.querySelector(RUNNING)) {
+        view.idleSince = null;
+        return;
+      }
+      view.idleSince = view.idleSince ?? Date.now();
+      if (Date.now() - view.idleSince < RESEND_IDLE_MS) return;
+      view.resends += 1;
+      view.idleSince = null;
+      root.dataset.resent = String(Number(root.dataset.resent || 0) + 1);
+      view.setStateValue("sigma", view.awaiting / 100); // batched with the next: one rerun carries both
+      view.setStateValue("resent", Number(root.dataset.resent));
+    }, RESEND_CHECK_MS);
   };
 
   slider.addEventListener("keydown", (event) => {
@@ -139,6 +178,10 @@ function createView(root) {
 
   view.update = (data) => {
     view.data = data;
+    if (view.awaiting !== null && (Math.round(data.sigma * 100) === view.awaiting || data.serial !== view.serial)) {
+      view.awaiting = null; // the server has our σ (or set σ itself, which wins)
+      clearInterval(view.resendTimer);
+    }
     if (data.serial !== view.serial) {
       // The server set σ itself (first load, or state changed by code): take it. A σ that only
       // echoes what this slider sent comes with the same serial and is ignored, so a rerun
