@@ -97,6 +97,7 @@ class JobState:
     cancelling: bool = False  # the owner pressed Cancel; the process is being stopped
     delivered: bool = False  # the finished model was selected for its owner (once, across reloads)
     pid: int | None = None
+    returncode: int | None = None  # how the child ended (-15: by SIGTERM), once it has
 
     @property
     def active(self) -> bool:
@@ -372,6 +373,7 @@ class TrainingJobs:
         files removed; the lock freed, then the job shown as ended."""
         kind, last = final or ("", {})
         state = self._state
+        state.returncode = returncode
         name = last.get("name") if kind == "done" and not problem and not state.cancelling else None
         if name not in (None, self._name):
             LOG.error("training process reported a model it was not asked to save: %r", name)
