@@ -217,6 +217,15 @@ def test_two_server_processes_racing_for_the_lock_never_train_at_once(tmp_path, 
 SLEEPS = "sleep 120"  # what each misbehaving child does after its line: the test must not wait for it
 
 
+def misbehave(runs: Path, caplog, script: str) -> tuple[supervisor.TrainingJobs, int, supervisor.JobState]:
+    """A job whose child runs `script`: (the slot, the child's pid, the job's final state)."""
+    slot = supervisor.TrainingJobs(runs, worker_command=child(script))
+    caplog.set_level(logging.ERROR, logger="denoiser.training.supervisor")
+    slot.start("alice", CONFIG)
+    pid = slot.snapshot().pid
+    return slot, pid, slot.wait(30)
+
+
 @pytest.mark.parametrize(
     "line, cause",
     [
@@ -241,13 +250,8 @@ SLEEPS = "sleep 120"  # what each misbehaving child does after its line: the tes
 def test_a_line_the_server_cannot_apply_stops_the_child_and_fails_the_job(
     tmp_path, mnist_env, caplog, line, cause
 ):
-    slot = supervisor.TrainingJobs(
-        tmp_path / "runs", worker_command=child(f"{says(PROGRESS)}; {says(line)}; {SLEEPS} & {SLEEPS}")
-    )
-    caplog.set_level(logging.ERROR, logger="denoiser.training.supervisor")
-    slot.start("alice", CONFIG)
-    pid = slot.snapshot().pid
-    state = slot.wait(30)
+    script = f"{says(PROGRESS)}; {says(line)}; {SLEEPS} & {SLEEPS}"
+    slot, pid, state = misbehave(tmp_path / "runs", caplog, script)
     assert state.status == "failed" and state.message == f"training failed: {supervisor.UNREADABLE}"
     assert cause in caplog.text and str(pid) in caplog.text
     assert wait_for(lambda: not group_members(pid), timeout=10), "the child's group outlived the job"
@@ -260,13 +264,7 @@ def test_a_line_the_server_cannot_apply_stops_the_child_and_fails_the_job(
 
 def test_a_child_that_closes_its_output_and_runs_on_is_stopped(tmp_path, mnist_env, caplog, monkeypatch):
     monkeypatch.setattr(supervisor, "EXIT_GRACE_S", 0.5)
-    slot = supervisor.TrainingJobs(
-        tmp_path / "runs", worker_command=child(f"{says(PROGRESS)}; exec >&-; {SLEEPS}")
-    )
-    caplog.set_level(logging.ERROR, logger="denoiser.training.supervisor")
-    slot.start("alice", CONFIG)
-    pid = slot.snapshot().pid
-    state = slot.wait(30)
+    slot, pid, state = misbehave(tmp_path / "runs", caplog, f"{says(PROGRESS)}; exec >&-; {SLEEPS}")
     assert state.status == "failed" and state.message == f"training failed: {supervisor.HUNG}"
     assert "closed its output but did not exit" in caplog.text
     assert wait_for(lambda: not group_members(pid), timeout=10)

@@ -114,6 +114,11 @@ def keep(key: str) -> None:
     st.query_params[URL[key]] = encode(value)
 
 
+def kept(key: str, disabled: bool) -> dict[str, Any]:
+    """A form widget's keyword arguments: its key, and `keep` on change (the visitor's choice kept)."""
+    return {"key": key, "disabled": disabled, "on_change": keep, "args": (key,)}
+
+
 def settings(
     options: Options,
     disabled: bool,
@@ -135,28 +140,19 @@ def settings(
         "Model to train",
         list(offered),
         format_func=offered.get,
-        key="retrain_recipe",
-        disabled=disabled,
-        on_change=keep,
-        args=("retrain_recipe",),
+        **kept("retrain_recipe", disabled),
     )
     st.slider(
         "Epochs",
         *epoch_bounds(options),
-        key="retrain_epochs",
-        disabled=disabled,
-        on_change=keep,
-        args=("retrain_epochs",),
+        **kept("retrain_epochs", disabled),
     )
     if models.get_spec(recipe).sigma is not None:
         st.slider(
             "Training σ",
             *CLASSIC_SIGMAS,
             step=0.1,
-            key="retrain_sigma",
-            disabled=disabled,
-            on_change=keep,
-            args=("retrain_sigma",),
+            **kept("retrain_sigma", disabled),
         )
     else:
         st.slider(
@@ -164,20 +160,14 @@ def settings(
             0.0,
             1.0,
             step=0.1,
-            key="retrain_sigma_range",
-            disabled=disabled,
-            on_change=keep,
-            args=("retrain_sigma_range",),
+            **kept("retrain_sigma_range", disabled),
         )
     st.radio(
         "Training digits",
         options.train_sizes,
         format_func=lambda n: f"{n:,}",
         horizontal=True,
-        key="retrain_size",
-        disabled=disabled,
-        on_change=keep,
-        args=("retrain_size",),
+        **kept("retrain_size", disabled),
     )
     try:
         config, shipped = chosen_config()
