@@ -21,13 +21,19 @@ KINDS = ("gaussian", "salt_and_pepper", "speckle")
 DEFAULT_KIND = "gaussian"
 LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "speckle": "Speckle"}
 # What the amount a means for each kind, in the words the slider and captions use.
-AMOUNT_NAMES = {"gaussian": "Noise σ", "salt_and_pepper": "Pixels replaced", "speckle": "Speckle σ"}
+AMOUNT_NAMES = {"gaussian": "Noise σ", "salt_and_pepper": "Pixels replaced p", "speckle": "Speckle σ"}
 AMOUNT_HELP = {
     "gaussian": "Standard deviation of the Gaussian noise added to every pixel.",
     "salt_and_pepper": "Fraction of the pixels replaced by black or white.",
     "speckle": "Standard deviation of the noise each pixel is multiplied by (1 + σ·z).",
 }
+SYMBOLS = {"gaussian": "σ", "salt_and_pepper": "p", "speckle": "σ"}  # the amount's letter in captions
 PLANES = 3  # z, u, c
+
+
+def amount_text(kind: str, amount: float) -> str:
+    """`σ 0.50` or `p 0.30`: an amount of `kind` as a caption writes it."""
+    return f"{SYMBOLS[check_kind(kind)]} {amount:.2f}"
 
 
 def check_kind(kind: str) -> str:
