@@ -32,8 +32,10 @@ PLANES = 3  # z, u, c
 
 
 def amount_text(kind: str, amount: float) -> str:
-    """`σ 0.50` or `p 0.30`: an amount of `kind` as a caption writes it."""
-    return f"{SYMBOLS[check_kind(kind)]} {amount:.2f}"
+    """`σ 0.50` for Gaussian noise, `p 0.30, salt and pepper` or `σ 0.50, speckle` for the others:
+    an amount of `kind` as a caption writes it."""
+    text = f"{SYMBOLS[check_kind(kind)]} {amount:.2f}"
+    return text if kind == DEFAULT_KIND else f"{text}, {LABELS[kind].lower()}"
 
 
 def check_kind(kind: str) -> str:

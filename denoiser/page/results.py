@@ -199,7 +199,7 @@ def download(
     with st.container(horizontal=True, key="result_actions"):
         st.button("New noise", on_click=session.new_noise, key="new_noise")
         st.download_button(
-            f"Download the three panels at {noise.LABELS[kind].lower()} {noise.amount_text(kind, sigma)} (PNG)",
+            f"Download the three panels at {noise.amount_text(kind, sigma)} (PNG)",
             data=functools.partial(resources.composite, images, captions),
             file_name=f"denoised-digit-{kind.replace('_', '-')}.png",
             mime="image/png",
