@@ -156,7 +156,10 @@ def test_first_page_opens_on_a_sample_digit_with_three_panels_and_lists_the_ship
     assert at.button(key="random_sample").proto.type == "primary"  # the main action is highlighted
     picker = at.radio(key="model")
     assert networks(picker.options) == [f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50"]
-    assert [o.split(" · ")[0] for o in picker.options[1:]] == ["median 3×3 (filter)", "Gaussian blur (filter)"]
+    assert [o.split(" · ")[0] for o in picker.options[1:]] == [
+        "median 3×3 (filter)",
+        "Gaussian blur (filter)",
+    ]
     assert picker.value == "weights/classic"
     assert picker.proto.captions[0].startswith("The seed recipe")
 

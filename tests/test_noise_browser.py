@@ -59,7 +59,9 @@ def test_a_kind_switched_in_the_browser_scrubs_live_with_the_servers_pixels(
             assert live_sigma(page) == f"{amount:.2f}"
             noisy = formula(clean, z, u, c, amount) if amount else clean
             np.testing.assert_array_equal(pixels(page, "noisy"), rounded(noisy))
-            denoised = np.asarray(model.predict_on_batch(noisy[None, ..., None].astype(np.float32)))[0, ..., 0]
+            denoised = np.asarray(model.predict_on_batch(noisy[None, ..., None].astype(np.float32)))[
+                0, ..., 0
+            ]
             assert np.abs(pixels(page, "denoised").astype(int) - rounded(denoised)).max() <= 1
         page.get_by_role("button", name="Gaussian", exact=True).click()
         page.get_by_role("slider", name="Noise σ").wait_for(timeout=60_000)

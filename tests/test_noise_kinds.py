@@ -11,12 +11,12 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import ROOT
 from PIL import Image, ImageFilter
 
 from denoiser import filters, metrics, noise, storage
 from denoiser.inference import denoise
 from denoiser.page import catalog
-from helpers import ROOT
 
 AMOUNTS = (0.0, 0.1, 0.3, 0.5, 0.7, 1.0)
 
@@ -49,11 +49,15 @@ def test_the_formulas_as_the_issue_states_them(digits, amount):
     field = noise.noise_field(digits.shape, seed=2)
     z, u, c = field
     a = np.float32(amount)
-    np.testing.assert_array_equal(noise.apply_noise(digits, field, amount, "gaussian"), np.clip(digits + a * z, 0, 1))
+    np.testing.assert_array_equal(
+        noise.apply_noise(digits, field, amount, "gaussian"), np.clip(digits + a * z, 0, 1)
+    )
     np.testing.assert_array_equal(
         noise.apply_noise(digits, field, amount, "speckle"), np.clip(digits + a * digits * z, 0, 1)
     )
-    np.testing.assert_array_equal(noise.apply_noise(digits, field, amount, "salt_and_pepper"), np.where(u < a, c, digits))
+    np.testing.assert_array_equal(
+        noise.apply_noise(digits, field, amount, "salt_and_pepper"), np.where(u < a, c, digits)
+    )
 
 
 def test_salt_and_pepper_only_adds_replaced_pixels_as_the_amount_grows(digits):
@@ -90,7 +94,9 @@ def test_speckle_leaves_the_black_background_black(digits):
 
 def test_a_bare_gaussian_field_still_serves_gaussian_and_speckle_but_not_salt_and_pepper(digits):
     z = np.random.default_rng(6).standard_normal(digits.shape, dtype=np.float32)
-    np.testing.assert_array_equal(noise.apply_noise(digits, z, 0.4), np.clip(digits + np.float32(0.4) * z, 0, 1))
+    np.testing.assert_array_equal(
+        noise.apply_noise(digits, z, 0.4), np.clip(digits + np.float32(0.4) * z, 0, 1)
+    )
     with pytest.raises(ValueError, match="full field"):
         noise.apply_noise(digits, z, 0.4, "salt_and_pepper")
     with pytest.raises(ValueError, match="noise kind must be one of"):
@@ -162,7 +168,9 @@ def test_the_mixture_model_beats_the_noisy_input_and_blind_on_a_sample(mnist, ki
     mixed = metrics.mean_psnr(denoise(mixture, noisy), images)
     assert mixed > metrics.mean_psnr(noisy, images) + 3
     if kind != "gaussian":  # on a kind blind never saw, the mixture is clearly better
-        blind = metrics.mean_psnr(denoise(storage.load_model(ROOT / "weights" / "blind.keras"), noisy), images)
+        blind = metrics.mean_psnr(
+            denoise(storage.load_model(ROOT / "weights" / "blind.keras"), noisy), images
+        )
         assert mixed > blind + 1.5
 
 
