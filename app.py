@@ -44,14 +44,17 @@ def main() -> None:
     session.init_state()
     st.html(STYLE)
     st.title("Denoising autoencoder")
-    st.caption("Pick, draw or upload a digit, add Gaussian noise, and watch a small network take it away.")
+    st.caption(
+        "Pick, draw or upload a digit, add noise (Gaussian, salt and pepper or speckle), and watch a "
+        "small network take it away, beside classical filters that learned nothing."
+    )
     training = retrain.follow_training()  # before discovery: a model that just finished is listed
-    entries = catalog.discover()
+    entries = catalog.offered()
     loaded = resources.load_models(entries)
-    entry = picker.model_picker(entries, loaded, session.sigma())
+    entry = picker.model_picker(entries, loaded, session.sigma(), session.noise_kind())
     session.mark_page_sigma()
     workbench(entries, loaded, entry)
-    results.about_models(entries, session.sigma())
+    results.about_models(entries, session.sigma(), session.noise_kind())
     retrain.sidebar_section(training, entries)
 
 
@@ -59,19 +62,21 @@ def main() -> None:
 def workbench(entries: list[catalog.ModelEntry], loaded: dict, entry: catalog.ModelEntry | None) -> None:
     """The digit, its panels and what the model keeps of it. A fragment: a stroke, a tab, an
     upload or *New noise* reruns this part alone, so the browser gets the panels sooner."""
-    if session.page_behind():  # σ was let go here: the sidebar's "PSNR at σ" and the charts follow
+    if session.page_behind():  # σ or the kind changed here: the sidebar's "PSNR at σ" and the charts follow
         st.rerun(scope="app")
     live.start_run()
     clean = inputs.digit_input()
     session.keep_digit(clean)  # what the sidebar's Start trains the snapshots on
     used = None
     if clean is not None:
+        session.noise_choice()
         used = picker.usable_model(entry, entries, loaded)
         results.show(used, entries, loaded, clean, st.session_state.noise_field)
-        if used is not None:  # what the model keeps of this digit; computes nothing while folded
+        if used is not None and used.filter is None:  # what the network keeps; nothing computed while folded
             samples = session.sample_digits()
-            inside.show(used, loaded[used.key], clean, st.session_state.noise_field, session.sigma(), samples)
-    if used is not None:  # once per model and server, after the panels went out: its first opening waits less
+            field, kind = st.session_state.noise_field, session.noise_kind()
+            inside.show(used, loaded[used.key], clean, field, session.sigma(), samples, kind)
+    if used is not None and used.filter is None:  # once per model and server, after the panels went out
         inside.prepare(used, loaded[used.key])
     results.complete(entries, loaded)  # a new digit's whole sweep, once the browser drew its first answer
 

@@ -1,10 +1,13 @@
-"""How well each shipped denoiser works at every slider position, and whether it helps read the digit.
+"""How well each shipped denoiser and each classical filter works on every kind of noise at every
+slider position, and whether it helps read the digit.
 
-For every denoiser in weights/ on the MNIST test set at σ = 0, 0.1, …, 1.0 (one fixed noise
-draw, the same for every model): mean PSNR and SSIM of the noisy input and of the output, and
-the digit classifier's accuracy on noisy, denoised and clean images. Prints the table, draws
-docs/quality.png, and (full test set only) stores the rows in each model's sidecar under
-"scores", which is where the page reads its curves from.
+For every denoiser in weights/ and every filter in `denoiser.filters`, on the MNIST test set, for
+each noise kind (Gaussian, salt and pepper, speckle) at amounts 0, 0.1, …, 1.0 (one fixed noise
+field, the same for every model): mean PSNR and SSIM of the noisy input and of the output, and
+the digit classifier's accuracy on noisy, denoised and clean images. Prints a table per kind,
+draws docs/quality.png (one column per kind) and, on the full test set only, stores the rows
+where the page reads its curves from: each model's sidecar ("scores" for Gaussian noise, as
+before, and "scores_by_noise" for every kind) and the filters' denoiser/assets/filter_scores.json.
 
     python bench/quality.py                  # full test set, updates sidecars and the chart
     python bench/quality.py --limit 500      # a quick look; writes nothing unless asked
@@ -21,11 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from denoiser import data, evaluate, storage  # noqa: E402
+from denoiser import data, evaluate, filters, noise, storage  # noqa: E402
 
 SIGMAS = tuple(round(0.1 * i, 1) for i in range(11))
 SEED = 1234
-ORDER = ("classic", "blind")  # shipped models first, in this order; others after
+ORDER = ("classic", "blind", "mixture")  # shipped models first, in this order; others after
+FILTER_SCORES = ROOT / "denoiser" / "assets" / "filter_scores.json"
 
 
 def shipped_models(weights: Path) -> list[Path]:
@@ -37,75 +41,100 @@ def shipped_models(weights: Path) -> list[Path]:
 
 
 def table(results: dict[str, list[evaluate.Score]]) -> str:
-    """One Markdown table: a row per σ and model, noisy figures repeated for reading ease."""
+    """One Markdown table: a row per amount and denoiser, after the noisy input's own row."""
     lines = [
-        "| σ | model | noisy PSNR | PSNR | noisy SSIM | SSIM | acc. noisy | acc. denoised | acc. clean |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| amount | denoiser | PSNR (dB) | SSIM | accuracy |",
+        "|---:|---|---:|---:|---:|",
     ]
+    first = next(iter(results.values()))
     for i, sigma in enumerate(SIGMAS):
+        s = first[i]
+        lines.append(
+            f"| {sigma:.1f} | *noisy input* | {s.noisy_psnr:.2f} | {s.noisy_ssim:.3f} | {100 * s.noisy_accuracy:.1f}% |"
+        )
         for name, scores in results.items():
             s = scores[i]
-            lines.append(
-                f"| {sigma:.1f} | {name} | {s.noisy_psnr:.2f} | {s.psnr:.2f} | {s.noisy_ssim:.3f} | "
-                f"{s.ssim:.3f} | {100 * s.noisy_accuracy:.1f}% | {100 * s.accuracy:.1f}% | "
-                f"{100 * s.clean_accuracy:.1f}% |"
-            )
+            lines.append(f"| {sigma:.1f} | {name} | {s.psnr:.2f} | {s.ssim:.3f} | {100 * s.accuracy:.1f}% |")
     return "\n".join(lines)
 
 
-def chart(results: dict[str, list[evaluate.Score]], path: Path) -> None:
-    """PSNR and accuracy against σ, one line per model plus the noisy input."""
+def chart(results: dict[str, dict[str, list[evaluate.Score]]], path: Path) -> None:
+    """PSNR (top) and classifier accuracy (bottom) against the amount, one column per noise kind."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    first = next(iter(results.values()))
-    noisy_psnr = [min(s.noisy_psnr, 45.0) for s in first]  # σ = 0 is infinite; cap it for the plot
-    left.plot(SIGMAS, noisy_psnr, "k--", label="noisy")
-    right.plot(SIGMAS, [100 * s.noisy_accuracy for s in first], "k--", label="noisy")
-    for name, scores in results.items():
-        left.plot(SIGMAS, [s.psnr for s in scores], marker="o", label=name)
-        right.plot(SIGMAS, [100 * s.accuracy for s in scores], marker="o", label=name)
-    right.axhline(100 * first[0].clean_accuracy, color="grey", lw=0.8, label="clean")
-    left.set(xlabel="noise σ", ylabel="PSNR (dB)", title="Denoised PSNR", ylim=(0, 45))
-    right.set(xlabel="noise σ", ylabel="classifier accuracy (%)", title="Digits read correctly")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend()
+    kinds = list(results)
+    fig, axes = plt.subplots(2, len(kinds), figsize=(5 * len(kinds), 7.5), dpi=100, squeeze=False)
+    for column, kind in enumerate(kinds):
+        top, bottom = axes[0][column], axes[1][column]
+        first = next(iter(results[kind].values()))
+        top.plot(SIGMAS, [min(s.noisy_psnr, 45.0) for s in first], "k--", label="noisy")  # ∞ at 0, capped
+        bottom.plot(SIGMAS, [100 * s.noisy_accuracy for s in first], "k--", label="noisy")
+        for name, scores in results[kind].items():
+            style = ":" if name in filters.FILTERS else "-"
+            top.plot(SIGMAS, [min(s.psnr, 45.0) for s in scores], style, marker="o", ms=3, label=name)
+            bottom.plot(SIGMAS, [100 * s.accuracy for s in scores], style, marker="o", ms=3, label=name)
+        bottom.axhline(100 * first[0].clean_accuracy, color="grey", lw=0.8, label="clean")
+        amount = noise.AMOUNT_NAMES[kind].lower()
+        top.set(xlabel=amount, ylabel="PSNR (dB)", title=f"{noise.LABELS[kind]}: denoised PSNR", ylim=(0, 45))
+        bottom.set(
+            xlabel=amount, ylabel="classifier accuracy (%)", title=f"{noise.LABELS[kind]}: digits read"
+        )
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict[str, list[evaluate.Score]]:
+def main(argv: list[str] | None = None) -> dict[str, dict[str, list[evaluate.Score]]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N test digits (nothing is written)")
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--kinds", default=",".join(noise.KINDS), help="noise kinds, comma-separated")
     parser.add_argument("--chart", type=Path, help="where to draw the chart (default docs/quality.png)")
     args = parser.parse_args(argv)
-    full = args.limit is None
+    kinds = [noise.check_kind(k.strip()) for k in args.kinds.split(",") if k.strip()]
+    full = args.limit is None and len(kinds) == len(noise.KINDS)
     mnist = data.load_mnist()
     images, labels = mnist.x_test[: args.limit], mnist.y_test[: args.limit]
     classifier = storage.load_model(args.weights / "classifier.keras")
-    results = {}
-    for path in shipped_models(args.weights):
-        model = storage.load_model(path)
-        results[path.stem] = evaluate.evaluate(model, images, SIGMAS, SEED, classifier, labels)
-        if full:
-            side = storage.read_sidecar(path)
-            side["scores"] = [s.as_dict() for s in results[path.stem]]
-            side["scores_seed"] = SEED
-            storage.write_json_atomic(storage.sidecar_path(path), side)
-    print(f"{len(images):,} test digits, noise seed {SEED}")
-    print(table(results))
+    paths = shipped_models(args.weights)
+    denoisers = {p.stem: storage.load_model(p) for p in paths} | dict(filters.FILTERS)
+    results: dict[str, dict[str, list[evaluate.Score]]] = {}
+    for kind in kinds:
+        results[kind] = {
+            name: evaluate.evaluate(model, images, SIGMAS, SEED, classifier, labels, kind=kind)
+            for name, model in denoisers.items()
+        }
+        print(f"\n{noise.LABELS[kind]} noise, {len(images):,} test digits, noise seed {SEED}")
+        print(table(results[kind]))
+    if full:
+        write_scores(paths, results)
     chart_path = args.chart or (ROOT / "docs" / "quality.png" if full else None)
     if chart_path:
         chart(results, chart_path)
         print(f"chart: {chart_path}")
     return results
+
+
+def write_scores(paths: list[Path], results: dict[str, dict[str, list[evaluate.Score]]]) -> None:
+    """Each model's rows into its sidecar, the filters' into the package's filter_scores.json."""
+    rows = lambda name: {kind: [s.as_dict() for s in by_name[name]] for kind, by_name in results.items()}  # noqa: E731
+    for path in paths:
+        side = storage.read_sidecar(path)
+        side["scores"] = rows(path.stem)[noise.DEFAULT_KIND]
+        side["scores_by_noise"] = rows(path.stem)
+        side["scores_seed"] = SEED
+        side.setdefault("noise", [noise.DEFAULT_KIND])  # earlier sidecars: trained on Gaussian noise only
+        storage.write_json_atomic(storage.sidecar_path(path), side)
+    measured = {name: rows(name) | {"seed": SEED} for name in filters.FILTERS}
+    storage.write_json_atomic(FILTER_SCORES, measured)
+    print(f"scores written to {len(paths)} sidecars and {FILTER_SCORES.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

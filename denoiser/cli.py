@@ -14,6 +14,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+CURVE_AMOUNTS = (0.1, 0.3, 0.5, 0.7, 0.9)  # where --curve-size scores each kind after every epoch
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but errors are a single line (no usage dump) so scripts can show them as is."""
 
@@ -51,6 +54,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """`gaussian` or `gaussian,salt_and_pepper,speckle` → the kinds, each in noise.KINDS."""
+    from denoiser.noise import KINDS
+
+    kinds = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if not kinds or unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"noise must be one or more of {'|'.join(KINDS)}: {text!r}")
+    return kinds
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `train` and `evaluate` subcommands."""
     from denoiser.models import REGISTRY
@@ -70,9 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--noise",
+        type=parse_kinds,
+        help="gaussian|salt_and_pepper|speckle, or several joined by commas (a mixture)",
+    )
+    train.add_argument(
+        "--noise-weights", type=parse_sigmas, help="how often each --noise kind is drawn, e.g. 1,2,1"
+    )
+    train.add_argument("--init-from", type=Path, help="start from this saved model of the same recipe")
     train.add_argument("--eval-sigmas", type=parse_sigmas, default=[round(0.1 * i, 1) for i in range(11)])
     train.add_argument("--eval-size", type=positive_int, default=10000)
     train.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
+    train.add_argument(
+        "--curve-size", type=positive_int, help="after each epoch, PSNR per kind on N test digits"
+    )
+    train.add_argument("--checkpoint", type=Path, help="save the model here after every epoch")
 
     classifier = commands.add_parser("train-classifier", help="train the digit classifier")
     classifier.add_argument("--out", type=Path, required=True)
@@ -84,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--sigmas", type=parse_sigmas, default=[0.1, 0.3, 0.5, 0.7, 0.9])
     evaluate.add_argument("--limit", type=positive_int, help="only the first N test digits")
     evaluate.add_argument("--seed", type=int, default=1234)
+    evaluate.add_argument("--noise", choices=["gaussian", "salt_and_pepper", "speckle"], default="gaussian")
     evaluate.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
     return parser
 
@@ -103,6 +131,9 @@ def run_train(args: argparse.Namespace) -> int:
             "learning_rate": args.learning_rate,
             "schedule": args.schedule,
             "seed": args.seed,
+            "noise": args.noise,
+            "noise_weights": tuple(args.noise_weights) if args.noise_weights else None,
+            "init_from": str(args.init_from) if args.init_from else None,
         }.items()
         if value is not None
     }
@@ -112,13 +143,34 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["sigma"] = None
     config = train.TrainConfig.for_model(args.model, **overrides)
     config.validate()
+    if config.init_from and not Path(config.init_from).is_file():
+        raise FileNotFoundError(f"no such model file: {config.init_from}")
     mnist = data.load_mnist(args.data_dir)
     bar = ProgressBar()
-    result = train.train(config, mnist, on_progress=bar)
+    watch = None
+    if args.curve_size or args.checkpoint:
+        amounts = {kind: CURVE_AMOUNTS for kind in config.noise} if args.curve_size else {}
+        images = mnist.x_test[-(args.curve_size or 1) :]  # the last digits: apart from validation's first
+        printed = lambda row: print(f"epoch {row['epoch']}: {row}", file=sys.stderr, flush=True)  # noqa: E731
+        watch = evaluate.EpochScores(
+            images, amounts, str(args.checkpoint) if args.checkpoint else None, printed
+        )
+    result = train.train(config, mnist, on_progress=bar, callbacks=[watch] if watch else None)
     print(f"trained {config.model} in {result.seconds:.1f} s ({result.images_per_s:,.0f} images/s)")
-    scores = evaluate.evaluate(result.model, mnist.x_test[: args.eval_size], args.eval_sigmas)
-    path = train.save(result, args.out, [s.as_dict() for s in scores])
-    print(evaluate.format_table(scores))
+    images = mnist.x_test[: args.eval_size]
+    by_kind = {
+        kind: evaluate.evaluate(result.model, images, args.eval_sigmas, kind=kind) for kind in config.noise
+    }
+    first = by_kind[config.noise[0]]
+    extra: dict = {}
+    if len(by_kind) > 1:  # a mixture: its scores on each kind, as the page picks a model per kind
+        extra["scores_by_noise"] = {kind: [s.as_dict() for s in scores] for kind, scores in by_kind.items()}
+    if watch is not None and watch.curve:
+        extra["curve_by_noise"] = {"digits": len(watch.images), "epochs": watch.curve}
+    path = train.save(result, args.out, [s.as_dict() for s in first], extra)
+    for kind, scores in by_kind.items():
+        print(f"{kind}:")
+        print(evaluate.format_table(scores))
     print(f"saved {path} and {path.with_suffix('.json')}")
     return 0
 
@@ -132,8 +184,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model = storage.load_model(args.weights)
     mnist = data.load_mnist(args.data_dir)
     images = mnist.x_test[: args.limit]
-    scores = evaluate.evaluate(model, images, args.sigmas, seed=args.seed)
-    print(f"{args.weights} on {len(images):,} test digits (noise seed {args.seed})")
+    scores = evaluate.evaluate(model, images, args.sigmas, seed=args.seed, kind=args.noise)
+    print(f"{args.weights} on {len(images):,} test digits ({args.noise} noise, seed {args.seed})")
     print(evaluate.format_table(scores))
     return 0
 

@@ -1,14 +1,16 @@
-"""Scoring a denoiser on the test set at a list of σ: PSNR/SSIM of noisy input and output."""
+"""Scoring a denoiser on the test set at a list of amounts of one noise kind: PSNR/SSIM of noisy input and output."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import keras
 import numpy as np
 
-from denoiser import metrics, noise
+from denoiser import metrics, noise, storage
 from denoiser.classifier import accuracy
 from denoiser.inference import denoise
 
@@ -41,16 +43,19 @@ def evaluate(
     seed: int = 1234,
     classifier: keras.Model | None = None,
     labels: np.ndarray | None = None,
+    kind: str = noise.DEFAULT_KIND,
 ) -> list[Score]:
-    """Score `model` on `images` at each σ; the noise is the same for every model given the seed.
-    With a classifier and labels, also how often it reads the noisy, denoised and clean digit."""
+    """Score `model` on `images` at each amount (σ) of `kind`; the noise is the same for every
+    model given the seed. With a classifier and labels, also how often it reads the noisy,
+    denoised and clean digit. `model` is a Keras model or any callable on (N, 28, 28, 1) batches
+    (a classical filter)."""
     field = noise.noise_field(np.shape(images), seed)
     denoise(model, images[:1])  # warm-up, so the timing measures steady-state speed
     read = classifier is not None and labels is not None
     clean_accuracy = accuracy(classifier, images, labels) if read else None
     scores = []
     for sigma in sigmas:
-        noisy = noise.apply_noise(images, field, sigma)
+        noisy = noise.apply_noise(images, field, sigma, kind)
         started = time.perf_counter()
         out = denoise(model, noisy)
         seconds = time.perf_counter() - started
@@ -81,3 +86,31 @@ def format_table(scores: list[Score]) -> str:
             f"| {s.sigma:.2f} | {s.noisy_psnr:.2f} | {s.psnr:.2f} | {s.ssim:.3f} | {s.images_per_s:,.0f} |"
         )
     return "\n".join(lines)
+
+
+class EpochScores(keras.callbacks.Callback):
+    """After every epoch: PSNR per noise kind and amount on a few test digits (the training
+    curve a mixture is judged by), and the model saved to `checkpoint` so a long run that is
+    stopped keeps its last whole epoch."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        amounts: dict[str, tuple[float, ...]],
+        checkpoint: str | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.images, self.amounts, self.checkpoint, self.on_epoch = images, amounts, checkpoint, on_epoch
+        self.curve: list[dict[str, Any]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        for kind, amounts in self.amounts.items():
+            scores = evaluate(self.model, self.images, amounts, kind=kind)
+            row[kind] = {f"{s.sigma:g}": round(s.psnr, 2) for s in scores}
+        self.curve.append(row)
+        if self.checkpoint:
+            storage.save_model_atomic(self.model, self.checkpoint)
+        if self.on_epoch is not None:
+            self.on_epoch(row)

@@ -37,6 +37,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     schedule: str = "constant"  # or "cosine": decay to zero over the run (longer trainings)
     seed: int = 0
+    noise: tuple[str, ...] = (noise.DEFAULT_KIND,)  # kinds in noise.KINDS; each image draws one of them
+    noise_weights: tuple[float, ...] | None = None  # how often each kind is drawn; None: equally
+    init_from: str | None = None  # a saved model of the same recipe to start from (fine-tuning)
 
     @classmethod
     def for_model(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -44,6 +47,13 @@ class TrainConfig:
         spec = models.get_spec(name)
         base = cls(model=name, sigma=spec.sigma, sigma_range=spec.sigma_range, loss=spec.loss)
         return dataclasses.replace(base, **overrides)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.noise, str):  # "gaussian" or "gaussian,speckle", as the CLI and JSON give it
+            self.noise = tuple(part.strip() for part in self.noise.split(",") if part.strip())
+        self.noise = tuple(self.noise)
+        if self.noise_weights is not None:
+            self.noise_weights = tuple(float(w) for w in self.noise_weights)
 
     def validate(self) -> None:
         """Reject settings that would fail deep inside Keras with an obscure message."""
@@ -59,6 +69,13 @@ class TrainConfig:
             raise ValueError("training-set size must be at least 1")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
+        if not self.noise or len(set(self.noise)) != len(self.noise):
+            raise ValueError(f"noise must name one or more different kinds, got {self.noise!r}")
+        for kind in self.noise:
+            noise.check_kind(kind)
+        weights = self.noise_weights
+        if weights is not None and (len(weights) != len(self.noise) or min(weights) < 0 or sum(weights) <= 0):
+            raise ValueError(f"noise weights must be one non-negative number per kind, got {weights!r}")
 
     @property
     def sigma_label(self) -> str:
@@ -181,6 +198,10 @@ def noisy_pairs(images: np.ndarray, config: TrainConfig, training: bool) -> tf.d
         ds = ds.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.batch_size)
     lo, hi = config.sigma_range
+    kinds = tf.constant([noise.KINDS.index(kind) for kind in config.noise], tf.int32)
+    single = config.noise[0] if len(config.noise) == 1 else None  # one kind: no per-image pick
+    weights = np.asarray(config.noise_weights or [1.0] * len(config.noise), np.float64)
+    logits = tf.constant(np.log(np.maximum(weights / weights.sum(), 1e-12))[None], tf.float32)
 
     def corrupt(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         clean = tf.gather(pixels, indices)
@@ -188,12 +209,27 @@ def noisy_pairs(images: np.ndarray, config: TrainConfig, training: bool) -> tf.d
             sigma = tf.fill([tf.shape(clean)[0]], config.sigma)
         else:
             sigma = tf.random.uniform([tf.shape(clean)[0]], lo, hi)
-        return noise.tf_add_noise(clean, sigma), clean
+        if single is not None:
+            return noise.tf_add_noise(clean, sigma, single), clean
+        pick = tf.random.categorical(logits, tf.shape(clean)[0], dtype=tf.int32)[0]
+        return noise.tf_add_noise(clean, sigma, tf.gather(kinds, pick)), clean
 
     ds = ds.map(corrupt, num_parallel_calls=tf.data.AUTOTUNE)
     if not training:
         ds = ds.cache()  # one fixed noise draw, so validation losses compare across epochs
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def initial_model(config: TrainConfig) -> keras.Model:
+    """A fresh model of the recipe, or, with `init_from`, that saved model's weights in it
+    (a fine-tuning: the shipped blind model already knows digits, only new noise is to learn)."""
+    model = models.build(config.model)
+    if config.init_from:
+        start = storage.load_model(config.init_from)
+        if len(start.weights) != len(model.weights):
+            raise ValueError(f"{Path(config.init_from).name} is not a {config.model} model")
+        model.set_weights(start.get_weights())
+    return model
 
 
 def train(
@@ -213,7 +249,7 @@ def train(
     x_train = data.x_train[: config.train_size]
     y_train = data.y_train[: config.train_size]
     x_val = data.x_test[: config.val_size]
-    model = models.build(config.model)
+    model = initial_model(config)
     loss = config.loss or models.get_spec(config.model).loss
     steps = int(np.ceil(len(x_train) / config.batch_size))
     rate = config.learning_rate
@@ -243,7 +279,9 @@ def train(
     )
 
 
-def sidecar(result: TrainResult, scores: list[dict[str, float]] | None = None) -> dict[str, Any]:
+def sidecar(
+    result: TrainResult, scores: list[dict[str, float]] | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What a model's JSON sidecar records: how it was trained and what it scored."""
     spec = models.get_spec(result.config.model)
     last = result.history[-1] if result.history else {}
@@ -253,6 +291,7 @@ def sidecar(result: TrainResult, scores: list[dict[str, float]] | None = None) -
         "config": dataclasses.asdict(result.config),
         "epochs": result.config.epochs,
         "sigma": result.config.sigma_label,
+        "noise": list(result.config.noise),
         "parameters": int(result.model.count_params()),
         "data": {
             "source": result.data_source,
@@ -267,9 +306,15 @@ def sidecar(result: TrainResult, scores: list[dict[str, float]] | None = None) -
         "history": result.history,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "scores": scores or [],
+        **(extra or {}),
     }
 
 
-def save(result: TrainResult, path: str | Path, scores: list[dict[str, float]] | None = None) -> Path:
-    """Save the trained model and its sidecar atomically."""
-    return storage.save_model_atomic(result.model, path, sidecar(result, scores))
+def save(
+    result: TrainResult,
+    path: str | Path,
+    scores: list[dict[str, float]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save the trained model and its sidecar (with `extra` keys, e.g. scores per noise kind) atomically."""
+    return storage.save_model_atomic(result.model, path, sidecar(result, scores, extra))

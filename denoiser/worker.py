@@ -48,8 +48,9 @@ class Job:
     runs_dir: str
     name: str  # the model's file name, without .keras
     digit: list[float] | None = None  # 784 values in [0, 1]: the digit the owner is looking at
-    noise_field: list[float] | None = None  # 784 N(0, 1) values: the page's fixed noise field
+    noise_field: list[float] | None = None  # the page's fixed noise field: 3 × 784 values (or 784 N(0, 1))
     sigma: float = 0.5  # the noise strength the snapshots are shown at
+    noise_kind: str = "gaussian"  # the kind of noise the snapshots are shown with
     validation_size: int = VALIDATION_SIZE
     mnist_dir: str | None = None
 
@@ -142,7 +143,8 @@ def make_snapshotter(job: Job, steps: int, channel: Channel):  # noqa: ANN201 - 
 
     digit = np.asarray(job.digit, np.float32).reshape(1, 28, 28, 1)
     field = np.asarray(job.noise_field or noise.noise_field((28, 28), seed=0), np.float32)
-    noisy = noise.apply_noise(digit, field.reshape(1, 28, 28, 1), job.sigma)
+    planes = (noise.PLANES, 1, 28, 28, 1) if field.size == noise.PLANES * 784 else (1, 28, 28, 1)
+    noisy = noise.apply_noise(digit, field.reshape(planes), job.sigma, job.noise_kind)
     every = max(1, steps // SNAPSHOTS_PER_EPOCH)
 
     class Snapshots(keras.callbacks.Callback):

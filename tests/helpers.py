@@ -40,6 +40,11 @@ def captions(at: AppTest) -> list[str]:
     return [caption for image in at.image for caption in image.captions]
 
 
+def networks(options: list[str]) -> list[str]:
+    """The model picker's options without the classical filters (always listed after the networks)."""
+    return [option for option in options if "(filter)" not in option]
+
+
 def sidebar_text(at: AppTest) -> str:
     """Everything the sidebar says, progress bars included, as one string."""
     parts = [

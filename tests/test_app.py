@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from helpers import captions, open_page
+from helpers import captions, networks, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -161,7 +161,11 @@ def test_first_page_opens_on_a_sample_digit_with_three_panels_and_lists_the_ship
     assert psnr_in(original) == float("inf") and psnr_in(denoised) > psnr_in(noisy)
     assert at.button(key="random_sample").proto.type == "primary"  # the main action is highlighted
     picker = at.radio(key="model")
-    assert picker.options == [f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50"]
+    assert networks(picker.options) == [f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50"]
+    assert [o.split(" · ")[0] for o in picker.options[1:]] == [
+        "median 3×3 (filter)",
+        "Gaussian blur (filter)",
+    ]
     assert picker.value == "weights/classic"
     assert picker.proto.captions[0].startswith("The seed recipe")
 
@@ -240,7 +244,7 @@ def test_model_switch_changes_the_denoised_panel(tmp_path, monkeypatch):
     copy_model("classic", tmp_path, "other", description="A second model for the test.", scores=[])
     monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
     at = open_page("MNIST sample")
-    assert at.radio(key="model").options == [
+    assert networks(at.radio(key="model").options) == [
         f"classic · test PSNR {classic_psnr(0.5):.1f} dB at σ 0.50",
         "other · no test score at σ 0.50",
     ]

@@ -4,12 +4,15 @@ A model is whatever `.keras` file sits in `weights/` (shipped) or `runs/` (retra
 visitors), described by its JSON sidecar. The classifier lives in `weights/` too but is
 not a denoiser, so anything whose sidecar names the "classifier" recipe is left out.
 Discovery reads only small files, so the page can repeat it on every rerun and notice a
-model that appeared (or changed) while it was running.
+model that appeared (or changed) while it was running. The classical filters
+(`denoiser.filters`) are listed after the networks, with the scores `bench/quality.py`
+measured for them (`denoiser/assets/filter_scores.json`), and are never the default.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from typing import Any
 
 import keras
 
-from denoiser import storage
+from denoiser import filters, noise, storage
 from denoiser.training.runs import model_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +30,7 @@ CLASSIFIER_FILE = "classifier.keras"
 PERSISTENT = Path("/data")  # where hosts mount a persistent disk (Hugging Face Spaces do)
 PREFERRED = ("blind", "classic")  # the default is the first of these that exists
 IMAGE_SHAPES = {(28, 28, 1), (None, None, 1)}
+FILTER_SCORES = Path(__file__).resolve().parents[1] / "assets" / "filter_scores.json"
 
 
 class ModelUnavailable(RuntimeError):
@@ -44,6 +48,17 @@ class ModelEntry:
     scores: list[dict[str, float]] = field(default_factory=list, compare=False, hash=False)
     retrained: bool = False
     version: tuple[int, int] = (0, 0)  # (mtime_ns, size): a changed file is a different model
+    noise: tuple[str, ...] = (noise.DEFAULT_KIND,)  # the kinds it was trained on (its sidecar's "noise")
+    scores_by_noise: dict[str, list[dict[str, float]]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
+    filter: str | None = None  # a classical filter's name in `filters.FILTERS`; None for a network
+
+    def scores_for(self, kind: str) -> list[dict[str, float]]:
+        """Test-set scores on `kind` (the sidecar's `scores` are Gaussian where no kind is named)."""
+        if kind in self.scores_by_noise:
+            return self.scores_by_noise[kind]
+        return self.scores if kind == noise.DEFAULT_KIND else []
 
 
 def weights_dir() -> Path:
@@ -78,6 +93,8 @@ def make_entry(path: Path, key: str, label: str, retrained: bool) -> ModelEntry 
     except OSError:
         return None
     scores = sidecar.get("scores")
+    by_noise = sidecar.get("scores_by_noise")
+    kinds = sidecar.get("noise")
     return ModelEntry(
         key=key,
         label=label,
@@ -86,11 +103,43 @@ def make_entry(path: Path, key: str, label: str, retrained: bool) -> ModelEntry 
         scores=scores if isinstance(scores, list) else [],
         retrained=retrained,
         version=(stat.st_mtime_ns, stat.st_size),
+        noise=tuple(k for k in kinds if k in noise.KINDS) or (noise.DEFAULT_KIND,)
+        if isinstance(kinds, list)
+        else (noise.DEFAULT_KIND,),
+        scores_by_noise={k: v for k, v in by_noise.items() if isinstance(v, list)}
+        if isinstance(by_noise, dict)
+        else {},
     )
 
 
+def filter_entries(scores_file: Path = FILTER_SCORES) -> list[ModelEntry]:
+    """The classical filters as entries, with their measured scores per noise kind."""
+    try:
+        measured = json.loads(scores_file.read_text())
+    except (OSError, ValueError):
+        measured = {}
+    entries = []
+    for name, item in filters.FILTERS.items():
+        item_scores = measured.get(name, {}) if isinstance(measured, dict) else {}
+        by_noise = {k: v for k, v in item_scores.items() if k in noise.KINDS and isinstance(v, list)}
+        entries.append(
+            ModelEntry(
+                key=f"filters/{name}",
+                label=item.label,
+                path=scores_file,
+                description=item.description,
+                scores=by_noise.get(noise.DEFAULT_KIND, []),
+                noise=(),
+                scores_by_noise=by_noise,
+                filter=name,
+            )
+        )
+    return entries
+
+
 def discover(weights: Path | None = None, runs: Path | None = None) -> list[ModelEntry]:
-    """Every denoiser: shipped ones first (blind, classic, then by name), then retrained, newest first."""
+    """Every denoiser on disk: shipped ones first (blind, classic, then by name), then retrained,
+    newest first."""
     weights = weights_dir() if weights is None else weights
     runs = runs_dir() if runs is None else runs
     shipped = [make_entry(p, f"weights/{p.stem}", p.stem, False) for p in model_files(weights)]
@@ -109,13 +158,37 @@ def discover(weights: Path | None = None, runs: Path | None = None) -> list[Mode
     return shipped_sorted + retrained
 
 
-def default_key(entries: list[ModelEntry]) -> str | None:
-    """blind if present, else classic, else the first model there is."""
-    by_key = {e.key for e in entries}
+def offered(weights: Path | None = None, runs: Path | None = None) -> list[ModelEntry]:
+    """What the page lists: every denoiser on disk (`discover`), then the classical filters."""
+    return discover(weights, runs) + filter_entries()
+
+
+def mean_score(entry: ModelEntry, kind: str, name: str = "psnr") -> float | None:
+    """The mean of `name` over the entry's test-set rows for `kind` (None without any)."""
+    values = [
+        float(row[name])
+        for row in entry.scores_for(kind)
+        if isinstance(row, dict) and row.get(name) is not None
+    ]
+    values = [v for v in values if math.isfinite(v)]
+    return sum(values) / len(values) if values else None
+
+
+def default_key(entries: list[ModelEntry], kind: str = noise.DEFAULT_KIND) -> str | None:
+    """The shipped network with the best mean test-set PSNR on `kind` by its sidecar; where no
+    shipped network has scores for `kind`: blind if present, else classic, else the first
+    network there is. Never a filter, never a retrained model while a shipped one exists."""
+    networks = [e for e in entries if e.filter is None]
+    shipped = [e for e in networks if not e.retrained]
+    scored = [(mean_score(e, kind), e.key) for e in shipped]
+    scored = [(score, key) for score, key in scored if score is not None]
+    if scored:
+        return max(scored)[1]
+    by_key = {e.key for e in networks}
     for name in PREFERRED:
         if f"weights/{name}" in by_key:
             return f"weights/{name}"
-    return entries[0].key if entries else None
+    return networks[0].key if networks else (entries[0].key if entries else None)
 
 
 def load_denoiser(path: Path) -> keras.Model:

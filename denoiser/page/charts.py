@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from denoiser import noise
 from denoiser.page.catalog import ModelEntry
 
 NOISY = "noisy (no denoising)"
@@ -18,8 +19,10 @@ PSNR_REFERENCES = {NOISY: "noisy_psnr"}
 ACCURACY_REFERENCES = {NOISY: "noisy_accuracy", CLEAN: "clean_accuracy"}
 
 
-def score_rows(entries: list[ModelEntry], name: str, references: dict[str, str]) -> list[dict[str, Any]]:
-    """Long-format rows {model, sigma, value, reference} for every model, plus reference lines.
+def score_rows(
+    entries: list[ModelEntry], name: str, references: dict[str, str], kind: str = noise.DEFAULT_KIND
+) -> list[dict[str, Any]]:
+    """Long-format rows {model, sigma, value, reference} for every model on `kind`, plus reference lines.
 
     A reference line (the noisy input, the clean digits) comes from the first sidecar that has
     it: every model was scored on the same test digits with the same noise seed, so theirs
@@ -27,10 +30,10 @@ def score_rows(entries: list[ModelEntry], name: str, references: dict[str, str])
     """
     rows = []
     for entry in entries:
-        rows += [row for score in entry.scores if (row := _row(entry.label, score, name, False))]
+        rows += [row for score in entry.scores_for(kind) if (row := _row(entry.label, score, name, False))]
     for label, field in references.items():
         for entry in entries:
-            lines = [row for score in entry.scores if (row := _row(label, score, field, True))]
+            lines = [row for score in entry.scores_for(kind) if (row := _row(label, score, field, True))]
             if lines:
                 rows += lines
                 break
@@ -47,9 +50,11 @@ def _row(model: str, score: Any, name: str, reference: bool) -> dict[str, Any] |
     return {"model": model, "sigma": float(score["sigma"]), "value": value, "reference": reference}
 
 
-def sigma_chart(rows: list[dict[str, Any]], sigma: float, y_title: str, y_format: str = ".1f") -> dict:
-    """Lines of a score against σ, one per model, with a rule marking the slider's σ."""
-    x = {"field": "sigma", "type": "quantitative", "title": "noise σ", "scale": {"domain": [0, 1]}}
+def sigma_chart(
+    rows: list[dict[str, Any]], sigma: float, y_title: str, y_format: str = ".1f", x_title: str = "noise σ"
+) -> dict:
+    """Lines of a score against the amount of noise, one per model, with a rule at the slider's."""
+    x = {"field": "sigma", "type": "quantitative", "title": x_title, "scale": {"domain": [0, 1]}}
     lines = {
         "data": {"values": rows},
         "mark": {"type": "line", "point": True},
@@ -69,7 +74,7 @@ def sigma_chart(rows: list[dict[str, Any]], sigma: float, y_title: str, y_format
             },
             "tooltip": [
                 {"field": "model", "type": "nominal"},
-                {"field": "sigma", "type": "quantitative", "title": "σ"},
+                {"field": "sigma", "type": "quantitative", "title": x_title},
                 {"field": "value", "type": "quantitative", "title": y_title, "format": y_format},
             ],
         },

@@ -121,9 +121,11 @@ class Levels:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def levels(_parts: Parts, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float) -> Levels:
-    """The noisy digit at σ and the clean one through the watcher, in one call of two images."""
-    outputs = anatomy.look(_parts.watcher, np.stack([noise.apply_noise(clean, field, sigma), clean]))
+def levels(
+    _parts: Parts, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float, kind: str
+) -> Levels:
+    """The noisy digit at σ (of `kind`) and the clean one through the watcher, in one call of two images."""
+    outputs = anatomy.look(_parts.watcher, np.stack([noise.apply_noise(clean, field, sigma, kind), clean]))
     responses = outputs[0][0]
     unit = anatomy_images.scale_to_unit(responses, responses.max(axis=(0, 1), keepdims=True))
     pixels = np.round(unit * 255).astype(np.uint8)
@@ -145,7 +147,7 @@ class LevelViews:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def level_views(
-    _levels: Levels, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float
+    _levels: Levels, model_key: str, clean: np.ndarray, field: np.ndarray, sigma: float, kind: str
 ) -> LevelViews:
     """The level's maps for the noisy input beside the clean digit's, and the first-layer responses, at σ.
 
@@ -195,11 +197,12 @@ def show(
     field: np.ndarray,
     sigma: float,
     samples: tuple[np.ndarray, np.ndarray],
+    kind: str = noise.DEFAULT_KIND,
 ) -> None:
     """The "Inside the model" expander for the selected model and the current digit.
 
-    `clean` is the (28, 28) Original panel and `field` the page's (28, 28) noise field, so the
-    noisy input at `sigma` is exactly the Noisy panel (`noise.apply_noise(clean, field, sigma)`);
+    `clean` is the (28, 28) Original panel and `field` the page's noise field, so the noisy
+    input at `sigma` of `kind` is exactly the Noisy panel (`noise.apply_noise(clean, field, sigma, kind)`);
     `samples` is `data.load_sample()`'s (images, labels), where the digit to mix with comes from.
     Closed, it draws only its label and computes nothing. A fragment: opening or closing it, and
     its own controls, rerun this section alone, not the page above it.
@@ -207,7 +210,7 @@ def show(
     box = st.expander("Inside the model", key=EXPANDER_KEY, on_change="rerun", icon=":material/neurology:")
     with box:
         if box.open:
-            draw(entry, model, clean, field, sigma, samples)
+            draw(entry, model, clean, field, sigma, samples, kind)
 
 
 def draw(
@@ -217,31 +220,32 @@ def draw(
     field: np.ndarray,
     sigma: float,
     samples: tuple[np.ndarray, np.ndarray],
+    kind: str = noise.DEFAULT_KIND,
 ) -> None:
     """The open section's three parts: the code (or deepest level), the filters, the mixed codes."""
     key = model_key(entry)
     parts = model_parts(model, key)
     clean, field = np.asarray(clean, np.float32), np.asarray(field, np.float32)
-    views = level_views(levels(parts, key, clean, field, sigma), key, clean, field, sigma)
-    show_level(entry, parts, views, sigma)
+    views = level_views(levels(parts, key, clean, field, sigma, kind), key, clean, field, sigma, kind)
+    show_level(entry, parts, views, noise.amount_text(kind, sigma))
     show_filters(parts, key, views)
     if parts.decoder is not None:
         show_mix(parts, key, clean, samples)
 
 
-def show_level(entry: catalog.ModelEntry, parts: Parts, views: LevelViews, sigma: float) -> None:
+def show_level(entry: catalog.ModelEntry, parts: Parts, views: LevelViews, amount: str) -> None:
     """Classic's code, or a U-Net's deepest level, for the noisy input beside the clean digit."""
     if parts.reason is not None:
         st.info(f"{entry.label}: {parts.reason}.")
         return
     st.markdown(f"**{'The code' if parts.level_is_code else 'The deepest level'}** ({entry.label})")
     left, right = st.columns(2)
-    left.image(views.noisy_png, caption=f"Noisy input, σ = {sigma:.2f}", output_format="PNG")
+    left.image(views.noisy_png, caption=f"Noisy input, {amount}", output_format="PNG")
     right.image(views.clean_png, caption="Clean digit", output_format="PNG")
     st.caption(level_text(views.shape, parts.level_is_code))
     what = "code" if parts.level_is_code else "deepest level"
     st.markdown(
-        f"Distance between the two {what}s at σ = {sigma:.2f}: **{views.distance:.2f}** "
+        f"Distance between the two {what}s at {amount}: **{views.distance:.2f}** "
         f"(the size of their difference over the size of the clean {what}: 0 means the noise "
         "never reached it, 1 means the change is as large as the clean one itself)."
     )

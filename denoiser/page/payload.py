@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from denoiser import noise
 from denoiser.page import panels
 from denoiser.page.sweep import Readings, Sweep
 
@@ -80,8 +81,10 @@ def build(
     readings: Readings | None,
     identity: str,
     compared: tuple[Compared, ...] = (),
+    kind: str = noise.DEFAULT_KIND,
 ) -> dict[str, Any]:
-    """The component's `data` for one digit: frames, captions, readings and PSNR per σ.
+    """The component's `data` for one digit and noise kind: frames, captions, readings and PSNR
+    per σ, and what the slider's amount is called for that kind.
 
     The same for every rerun of one digit, so the page caches it; `with_sigma` adds the
     server's σ on each run.
@@ -96,6 +99,7 @@ def build(
     encoding = "raw" if len(result.sigmas) <= RAW_UP_TO else "png"
     data: dict[str, Any] = {
         "id": identity,
+        "amount": amount_words(kind),
         "sigmas": [round(s, 2) for s in result.sigmas],
         "size": int(clean.shape[-1]),
         "encoding": encoding,
@@ -133,6 +137,16 @@ def build(
             "original": readings_text((readings.original,))[0],
         }
     return data
+
+
+def amount_words(kind: str) -> dict[str, str]:
+    """The slider's accessible name, its letter and its help for `kind` ("Noise σ" for Gaussian)."""
+    return {
+        "kind": kind,
+        "name": noise.AMOUNT_NAMES[kind],
+        "symbol": noise.SYMBOLS[kind],
+        "help": noise.AMOUNT_HELP[kind],
+    }
 
 
 def with_sigma(data: dict[str, Any], sigma: float, serial: int, ready: bool) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from denoiser import noise
 from denoiser.page import catalog, panels
 
 LOST = "model_lost"  # session state: the label of a selected model that disappeared, to say so once
@@ -18,22 +19,24 @@ def next_selection(
     usable: dict[str, bool],
     chosen: str | None,
     previous_default: str | None,
+    kind: str = noise.DEFAULT_KIND,
 ) -> tuple[str, str, bool]:
-    """(selection, default, lost): keep the selection on the default (blind once it exists) until
-    something else picks a model; after that it stays unless the model disappears (`lost`)."""
+    """(selection, default, lost): keep the selection on the default (the best shipped network
+    for this noise kind: blind for Gaussian noise) until something else picks a model; after that
+    it stays unless the model disappears (`lost`)."""
     keys = [e.key for e in entries]
-    default = catalog.default_key([e for e in entries if usable[e.key]]) or keys[0]
+    default = catalog.default_key([e for e in entries if usable[e.key]], kind) or keys[0]
     lost = chosen is not None and chosen not in keys
     if chosen not in keys or chosen == previous_default:
         return default, default, lost
     return chosen, default, False
 
 
-def follow_default(entries: list[catalog.ModelEntry], usable: dict[str, bool]) -> None:
+def follow_default(entries: list[catalog.ModelEntry], usable: dict[str, bool], kind: str) -> None:
     """Apply `next_selection` to the session (before the radio renders, as Streamlit requires)."""
     state = st.session_state
     chosen = state.get("model")
-    selection, default, lost = next_selection(entries, usable, chosen, state.get("model_default"))
+    selection, default, lost = next_selection(entries, usable, chosen, state.get("model_default"), kind)
     if lost:
         state[LOST] = state.get("model_label", chosen)
     state.model, state.model_default = selection, default
@@ -44,13 +47,16 @@ def select_model(key: str) -> None:
     st.session_state.model = key
 
 
-def option_label(entry: catalog.ModelEntry, sigma: float, error: str | None) -> str:
-    """`blind · test PSNR 24.3 dB at σ 0.50`: the model's test-set PSNR at σ, from its sidecar."""
+def option_label(
+    entry: catalog.ModelEntry, sigma: float, error: str | None, kind: str = noise.DEFAULT_KIND
+) -> str:
+    """`blind · test PSNR 24.3 dB at σ 0.50`: the model's test-set PSNR at this amount of this
+    kind of noise, from its sidecar."""
     if error:
         return f"{entry.label} · unavailable"
-    psnr = catalog.score_at(entry.scores, sigma)
+    psnr = catalog.score_at(entry.scores_for(kind), sigma)
     score = f"test PSNR {panels.format_db(psnr)}" if psnr is not None else "no test score"
-    return f"{entry.label} · {score} at σ {sigma:.2f}"
+    return f"{entry.label} · {score} at {noise.amount_text(kind, sigma)}"
 
 
 def errors_of(loaded: dict) -> dict[str, str | None]:
@@ -58,14 +64,16 @@ def errors_of(loaded: dict) -> dict[str, str | None]:
     return {key: value if isinstance(value, str) else None for key, value in loaded.items()}
 
 
-def model_picker(entries: list[catalog.ModelEntry], loaded: dict, sigma: float) -> catalog.ModelEntry | None:
+def model_picker(
+    entries: list[catalog.ModelEntry], loaded: dict, sigma: float, kind: str = noise.DEFAULT_KIND
+) -> catalog.ModelEntry | None:
     """The sidebar: one radio option per denoiser with its description, and the Compare toggle."""
     st.sidebar.header("Model")
     if not entries:
         st.sidebar.error("No denoiser found: the weights folder has no model file.")
         return None
     errors = errors_of(loaded)
-    follow_default(entries, {key: error is None for key, error in errors.items()})
+    follow_default(entries, {key: error is None for key, error in errors.items()}, kind)
     by_key = {e.key: e for e in entries}
     if lost := st.session_state.pop(LOST, None):
         st.sidebar.warning(
@@ -76,12 +84,12 @@ def model_picker(entries: list[catalog.ModelEntry], loaded: dict, sigma: float) 
         "Denoiser",
         list(by_key),
         key="model",
-        format_func=lambda k: option_label(by_key[k], sigma, errors[k]),
+        format_func=lambda k: option_label(by_key[k], sigma, errors[k], kind),
         captions=[errors[e.key] or e.description for e in entries],
     )
     st.session_state.model_label = by_key[key].label
     st.sidebar.toggle("Compare all models", key="compare", help="Every model's output under the panels.")
-    shipped = catalog.default_key([e for e in entries if not e.retrained and errors[e.key] is None])
+    shipped = catalog.default_key([e for e in entries if not e.retrained and errors[e.key] is None], kind)
     st.sidebar.button(
         "Reset to the shipped models",
         on_click=select_model,

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import streamlit as st
 
+from denoiser import filters, noise
 from denoiser.page import catalog, panels, session, sweep, uploads
 
 
@@ -27,9 +28,11 @@ def load_model(path: str, version: tuple[int, int]) -> keras.Model | str:
     return model
 
 
-def load_models(entries: list[catalog.ModelEntry]) -> dict[str, keras.Model | str]:
-    """Every listed denoiser by key: the model, or why it cannot be used."""
-    return {e.key: load_model(str(e.path), e.version) for e in entries}
+def load_models(entries: list[catalog.ModelEntry]) -> dict[str, keras.Model | filters.Filter | str]:
+    """Every listed denoiser by key: the model (or classical filter), or why it cannot be used."""
+    return {
+        e.key: filters.FILTERS[e.filter] if e.filter else load_model(str(e.path), e.version) for e in entries
+    }
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,9 +70,10 @@ def sweep_of(
     clean: np.ndarray,
     field: np.ndarray,
     sigmas: tuple[float, ...],
+    kind: str = noise.DEFAULT_KIND,
 ) -> sweep.Sweep:
     """The model on this digit and noise field at every slider position (a handful of batched calls)."""
-    return sweep.run(_model, clean, field, sigmas)
+    return sweep.run(_model, clean, field, sigmas, kind)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -82,6 +86,7 @@ def sweep_readings(
     clean: np.ndarray,
     field: np.ndarray,
     sigmas: tuple[float, ...],
+    kind: str = noise.DEFAULT_KIND,
 ) -> sweep.Readings:
     """The classifier's readings of a sweep, cached under the same inputs as the sweep itself."""
     return sweep.read(_classifier, _sweep, clean)

@@ -24,6 +24,7 @@ SIGMA = "noise_sigma"  # session state: the σ the server computes with
 SOURCES = ("MNIST sample", "Draw", "Upload")  # the first opens: a result before any click
 PAGE_SIGMA = "page_sigma"  # session state: σ at the last full run, which the sidebar and charts show
 DIGIT = "current_digit"  # session state: the digit on the panels, for the training snapshots
+KIND = "noise_kind"  # session state: the kind of noise (noise.KINDS), owned by no widget, as σ
 
 
 def gc_policy() -> str:
@@ -52,9 +53,11 @@ def freeze_imports() -> None:
 
 
 def init_state() -> None:
-    """Defaults for a new visitor; the noise field is one N(0, 1) draw that σ only scales."""
+    """Defaults for a new visitor; the noise field is one draw (noise.noise_field) that the amount
+    only scales, whatever the kind."""
     state = st.session_state
     state.setdefault("noise_field", noise.noise_field((28, 28), seed=0))
+    state.setdefault(KIND, noise.DEFAULT_KIND)
     state.setdefault("canvas_version", 0)
     state.setdefault(SIGMA, DEFAULT_SIGMA)
     state.setdefault("source", SOURCES[0])
@@ -63,6 +66,27 @@ def init_state() -> None:
 def sigma() -> float:
     """The σ the server computes with (the visitor's last released slider position)."""
     return float(st.session_state[SIGMA])
+
+
+def noise_kind() -> str:
+    """The kind of noise the panels show (Gaussian unless the visitor chose another)."""
+    kind = st.session_state.get(KIND, noise.DEFAULT_KIND)
+    return kind if kind in noise.KINDS else noise.DEFAULT_KIND
+
+
+def noise_choice() -> str:
+    """The *Noise* choice beside the slider; a change reruns the panels with that kind's sweep."""
+    st.session_state.noise_choice = noise_kind()  # the widget shows the session's kind
+    st.segmented_control(
+        "Noise",
+        noise.KINDS,
+        format_func=noise.LABELS.get,
+        key="noise_choice",
+        on_change=lambda: st.session_state.update({KIND: st.session_state.noise_choice or noise_kind()}),
+        help="What corrupts the digit: Gaussian noise added to every pixel, pixels replaced by black "
+        "or white (salt and pepper), or noise that multiplies the ink (speckle).",
+    )
+    return noise_kind()
 
 
 def set_sigma(value: float, from_live_slider: bool = False) -> None:
@@ -74,8 +98,8 @@ def set_sigma(value: float, from_live_slider: bool = False) -> None:
 
 
 def mark_page_sigma() -> None:
-    """At a full run: the σ that the sidebar's labels and the charts are being drawn with."""
-    st.session_state[PAGE_SIGMA] = sigma()
+    """At a full run: the σ and noise kind that the sidebar's labels and the charts are drawn with."""
+    st.session_state[PAGE_SIGMA] = (sigma(), noise_kind())
 
 
 def forget_page_sigma() -> None:
@@ -85,8 +109,9 @@ def forget_page_sigma() -> None:
 
 
 def page_behind() -> bool:
-    """Whether σ moved since the last full run (in a run of the panels' fragment alone)."""
-    return st.session_state.get(PAGE_SIGMA) != sigma()
+    """Whether σ or the noise kind changed since the last full run (in a run of the panels'
+    fragment alone)."""
+    return st.session_state.get(PAGE_SIGMA) != (sigma(), noise_kind())
 
 
 def keep_digit(clean: np.ndarray | None) -> None:
@@ -115,10 +140,18 @@ def server_sigma(remounted: bool) -> tuple[float, int]:
 
 
 def fallback_slider() -> None:
-    """The server-drawn Noise σ slider (before the live panels run, or where they cannot)."""
+    """The server-drawn amount slider, "Noise σ" for Gaussian noise (before the live panels run,
+    or where they cannot)."""
     st.session_state.sigma = sigma()  # the widget shows the session's σ, whoever set it last
+    kind = noise_kind()
     st.slider(
-        "Noise σ", 0.0, 1.0, step=0.01, key="sigma", on_change=lambda: set_sigma(st.session_state.sigma)
+        noise.AMOUNT_NAMES[kind],
+        0.0,
+        1.0,
+        step=0.01,
+        key="sigma",
+        help=noise.AMOUNT_HELP[kind],
+        on_change=lambda: set_sigma(st.session_state.sigma),
     )
 
 

@@ -1,7 +1,7 @@
-"""Every slider position at once: one digit, one noise field, all 101 σ values in a few batched calls.
+"""Every slider position at once: one digit, one noise field, all 101 amounts in a few batched calls.
 
 The noise field stays fixed while the slider moves, so the page's panels at σ = 0.00 … 1.00
-are a pure function of (model, digit, field). Computing them together costs about what four
+(the amount of whichever noise kind is chosen) are a pure function of (model, digit, field, kind). Computing them together costs about what four
 single-image TensorFlow calls cost (one each for the denoiser, PSNR, SSIM and classifier),
 and afterwards a slider move is an index into arrays: no TensorFlow on the slider's path.
 """
@@ -53,9 +53,16 @@ def sigmas_for(sigma: float) -> tuple[float, ...]:
     return GRID if on_grid else (float(sigma),)
 
 
-def run(model: keras.Model, clean: np.ndarray, field: np.ndarray, sigmas: tuple[float, ...] = GRID) -> Sweep:
-    """Noise `clean` with `field` at every σ, denoise all of them in one batch, score against `clean`."""
-    noisy = np.stack([noise.apply_noise(clean, field, sigma) for sigma in sigmas])
+def run(
+    model: keras.Model,
+    clean: np.ndarray,
+    field: np.ndarray,
+    sigmas: tuple[float, ...] = GRID,
+    kind: str = noise.DEFAULT_KIND,
+) -> Sweep:
+    """Noise `clean` with `field` (of `kind`) at every amount, denoise all of them in one batch,
+    score against `clean`. `model` is a network or a classical filter (`denoiser.filters`)."""
+    noisy = np.stack([noise.apply_noise(clean, field, sigma, kind) for sigma in sigmas])
     denoised = denoise(model, noisy)
     scores = panels.score_panels(np.concatenate([noisy, denoised]), clean)
     return Sweep(tuple(sigmas), noisy, denoised, tuple(scores[: len(sigmas)]), tuple(scores[len(sigmas) :]))

@@ -23,6 +23,21 @@ const RESEND_IDLE_MS = 1000;
 const RESEND_CHECK_MS = 200;
 const RESEND_TRIES = 5;
 const RUNNING = '[data-testid="stStatusWidget"]'; // Streamlit's "Running…" indicator
+// What the slider moves, per noise kind (the server sends it; this is Gaussian noise's).
+const AMOUNT = { kind: "gaussian", name: "Noise σ", symbol: "σ", help: "" };
+
+function nameAmount(root, amount) {
+  // The slider's visible and accessible name, and the chart's words, follow the noise kind.
+  if (root.dataset.kind === amount.kind) return;
+  root.dataset.kind = amount.kind;
+  const slider = root.querySelector(".dn-slider");
+  slider.setAttribute("aria-label", amount.name);
+  slider.title = amount.help;
+  root.querySelector(".dn-label").textContent = amount.name;
+  root.querySelector(".dn-chart").setAttribute("aria-label", `PSNR of this digit against ${amount.symbol}`);
+  root.querySelector(".dn-chart-caption").textContent =
+    `This digit's PSNR against ${amount.symbol}: dashed, the noisy input; solid, denoised. The marker follows the slider.`;
+}
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -143,9 +158,10 @@ function createView(root) {
     if (!data) return;
     const sigma = view.index / 100;
     const text = sigma.toFixed(2);
+    const amount = data.amount || AMOUNT;
     if (Number(slider.value) !== sigma) slider.value = String(sigma);
     slider.setAttribute("aria-valuenow", text);
-    slider.setAttribute("aria-valuetext", `σ ${text}`);
+    slider.setAttribute("aria-valuetext", `${amount.symbol} ${text}`);
     value.textContent = text;
     root.dataset.sigma = text;
     moveMarker(chart, data, view.index, view.frameAt.get(view.index));
@@ -182,6 +198,7 @@ function createView(root) {
       view.awaiting = null; // the server has our σ (or set σ itself, which wins)
       clearInterval(view.resendTimer);
     }
+    nameAmount(root, data.amount || AMOUNT);
     if (data.serial !== view.serial) {
       // The server set σ itself (first load, or state changed by code): take it. A σ that only
       // echoes what this slider sent comes with the same serial and is ignored, so a rerun
@@ -345,6 +362,7 @@ function linePath(data, values, scale) {
 
 function drawChart(svg, data) {
   const scale = scales(data);
+  const symbol = (data.amount || AMOUNT).symbol;
   const ns = "http://www.w3.org/2000/svg";
   const make = (tag, attributes, text) => {
     const element = document.createElementNS(ns, tag);
@@ -361,7 +379,7 @@ function drawChart(svg, data) {
   }
   make("text", { x: 2, y: CHART.top + 2, "text-anchor": "start" }, "dB");
   for (const sigma of [0, 0.5, 1]) {
-    make("text", { x: scale.x(sigma), y: CHART.bottom + 11, "text-anchor": "middle" }, `σ ${sigma}`);
+    make("text", { x: scale.x(sigma), y: CHART.bottom + 11, "text-anchor": "middle" }, `${symbol} ${sigma}`);
   }
   make("path", { class: "dn-noisy-line", d: linePath(data, data.psnr.noisy, scale) });
   make("path", { class: "dn-denoised-line", d: linePath(data, data.psnr.denoised, scale) });
@@ -393,8 +411,8 @@ function moveMarker(svg, data, position, i) {
   place(".dn-marker-denoised", denoised);
   const label = svg.querySelector(".dn-marker-text");
   const db = (v) => (v === null ? "∞" : v.toFixed(1));
-  label.textContent =
-    i === undefined ? `σ ${(position / 100).toFixed(2)}` : `σ ${(position / 100).toFixed(2)}: ${db(noisy)} → ${db(denoised)} dB`;
+  const at = `${(data.amount || AMOUNT).symbol} ${(position / 100).toFixed(2)}`;
+  label.textContent = i === undefined ? at : `${at}: ${db(noisy)} → ${db(denoised)} dB`;
   const right = x > (CHART.left + CHART.right) / 2;
   label.setAttribute("x", right ? x - 5 : x + 5);
   label.setAttribute("text-anchor", right ? "end" : "start");
