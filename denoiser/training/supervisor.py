@@ -63,7 +63,7 @@ class Watch:
     """What the owner is looking at: the digit, the page's noise field and σ, for the snapshots."""
 
     digit: np.ndarray  # 28×28 in [0, 1]
-    noise_field: np.ndarray | None = None  # 28×28 N(0, 1); None: the page's default field
+    noise_field: np.ndarray | None = None  # the page's field (noise.noise_field: z, u, c); None: its default
     sigma: float = 0.5
 
 
