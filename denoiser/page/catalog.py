@@ -180,10 +180,12 @@ def default_key(entries: list[ModelEntry], kind: str = noise.DEFAULT_KIND) -> st
     network there is. Never a filter, never a retrained model while a shipped one exists."""
     networks = [e for e in entries if e.filter is None]
     shipped = [e for e in networks if not e.retrained]
-    scored = [(mean_score(e, kind), e.key) for e in shipped]
-    scored = [(score, key) for score, key in scored if score is not None]
+    rank = {name: len(PREFERRED) - i for i, name in enumerate(PREFERRED)}  # ties go to blind, then classic
+    scored = [
+        (score, rank.get(e.label, 0), e.key) for e in shipped if (score := mean_score(e, kind)) is not None
+    ]
     if scored:
-        return max(scored)[1]
+        return max(scored)[2]
     by_key = {e.key for e in networks}
     for name in PREFERRED:
         if f"weights/{name}" in by_key:
