@@ -29,9 +29,12 @@ from denoiser.page import (  # noqa: E402
 STYLE = """<style>
 [data-testid='stImage'] img {image-rendering: pixelated;}
 .st-key-canvas_area {padding-top: 2.9rem;}  /* the canvas's floating toolbar opens here, not over the tabs */
-/* The server-drawn panels stay hidden while the live panels (or their placeholder) hold the place;
-   they show if the component says it failed, or has not drawn itself 12 s after it arrived. */
-body:has(.dn-live:not([data-failed])) .st-key-fallback_panels {display: none;}
+/* The server-drawn panels stay hidden: the live panels (or first their placeholder) hold the place.
+   They show if the component says it failed, or 12 s after it arrived without drawing itself, or
+   12 s without any live panels on the page (a browser that cannot mount the component at all). */
+.st-key-fallback_panels {display: none;}
+body:has(.dn-live[data-failed]) .st-key-fallback_panels {display: flex;}
+body:not(:has(.dn-live)) .st-key-fallback_panels,
 body:has(.dn-live:not(.dn-placeholder):not([data-ready]):not([data-failed])) .st-key-fallback_panels {
   animation: dn-reveal-fallback 0s 12s forwards;}
 @keyframes dn-reveal-fallback {to {display: flex;}}

@@ -32,7 +32,7 @@ def stroke(page, points: list[tuple[float, float]], steps: int = 8) -> None:
 
 def drawn_ink(page) -> int:
     """How many of the canvas's pixels hold ink (its strokes are drawn on the lower canvas, on black)."""
-    return page.locator("canvas.lower-canvas").evaluate(
+    return page.locator("canvas.dc-canvas.lower-canvas").evaluate(
         "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         " let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }"
     )
@@ -133,7 +133,9 @@ def test_a_fresh_servers_first_load_shows_a_placeholder_then_the_panels_in_its_p
         watch = f"({WATCH_FIRST_LOAD})()"
         with browser_page(url, chromium, before_load=lambda page: page.add_init_script(watch)) as page:
             seen = page.evaluate("() => window.__seen")
-            assert seen["slider"] is False and seen["images"] is False  # no server-drawn slider or panels
+            assert (seen["slider"], seen["images"]) == (False, False), (
+                seen
+            )  # no server-drawn slider or panels
             assert seen["placeholder"] is not None and seen["live"] is not None
             top, height, width = seen["placeholder"]
             assert seen["live"] == pytest.approx([top, height, width], abs=1)  # the same place and size

@@ -78,7 +78,7 @@ def draw_input() -> np.ndarray | None:
         except ValueError as error:
             st.info(f"Draw a digit: {error}")
             return None
-        session.keep_raw((resources.preview(png), f"What you drew ({CANVAS_PX} × {CANVAS_PX})"))
+        session.keep_raw(raw_view(png, f"What you drew ({CANVAS_PX} × {CANVAS_PX})"))
         hint(clean, strokes)
         return clean
 
@@ -98,9 +98,15 @@ def upload_input() -> np.ndarray | None:
         return None
     for note in result.notes:
         st.caption(note)
-    session.keep_raw((resources.preview(upload.getvalue()), "Your upload"))
+    session.keep_raw(raw_view(upload.getvalue(), "Your upload"))
     hint(result.image)
     return result.image
+
+
+def raw_view(content: bytes, label: str) -> tuple[str, str] | None:
+    """The small view of a drawing or upload for the panels, with its label (None without one)."""
+    small = resources.preview(content)
+    return None if small is None else (small, label)
 
 
 def hint(clean: np.ndarray, strokes: list[dict] | None = None) -> None:

@@ -57,7 +57,7 @@ def canvas_digit(png: bytes) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def preview(content: bytes) -> str:
+def preview(content: bytes) -> str | None:
     """The small view of a drawing or upload beside the Original (PNG, base64)."""
     return uploads.preview(content)
 

@@ -51,8 +51,8 @@ def show(
     browser for the CPU while it draws.
     """
     sigma, kind = session.sigma(), session.noise_kind()
-    if entry is None:
-        with st.container(key="fallback_panels"):
+    if entry is None:  # no component either: these are the panels
+        with st.container(key="plain_panels"):
             session.fallback_slider()
         show_without_model(clean, field, sigma, kind)
         return

@@ -111,9 +111,18 @@ def read_upload(data: bytes) -> Upload:
 PREVIEW_PX = 64  # the longer side of the small view of a drawing or upload beside the Original
 
 
-def preview(data: bytes) -> str:
+def preview(data: bytes) -> str | None:
     """A drawing or an upload (already read once) as a small PNG, base64: what the visitor gave,
-    upright and shrunk, before the framing that made the Original."""
+    upright and shrunk, before the framing that made the Original. None where a mode Pillow reads
+    but cannot show defeats it: the view is a courtesy, never a reason for an error."""
+    try:
+        return small_png(data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def small_png(data: bytes) -> str:
+    """`preview`'s work: the first frame, upright, at most `PREVIEW_PX` a side, as base64 PNG."""
     frame, _ = first_frame(open_image(data))
     small = working_copy(frame)
     if small.mode in ("I;16", "I", "F"):  # deep greys: scaled to 8 bits for the view
