@@ -29,6 +29,15 @@ from denoiser.page import (  # noqa: E402
 STYLE = """<style>
 [data-testid='stImage'] img {image-rendering: pixelated;}
 .st-key-canvas_area {padding-top: 2.9rem;}  /* the canvas's floating toolbar opens here, not over the tabs */
+/* The server-drawn panels stay hidden: the live panels (or first their placeholder) hold the place.
+   They show if the component says it failed, or 12 s after it arrived without drawing itself, or
+   12 s without any live panels on the page (a browser that cannot mount the component at all). */
+.st-key-fallback_panels {display: none;}
+body:has(.dn-live[data-failed]) .st-key-fallback_panels {display: flex;}
+body:not(:has(.dn-live)) .st-key-fallback_panels,
+body:has(.dn-live:not(.dn-placeholder):not([data-ready]):not([data-failed])) .st-key-fallback_panels {
+  animation: dn-reveal-fallback 0s 12s forwards;}
+@keyframes dn-reveal-fallback {to {display: flex;}}
 @media (max-width: 640px) {
   .block-container, [data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}
   h1 {font-size: 1.6rem !important; padding-bottom: 0.2rem !important;}
@@ -38,7 +47,7 @@ STYLE = """<style>
 
 def main() -> None:
     """Lay the page out top to bottom."""
-    st.set_page_config(page_title="Denoising autoencoder", page_icon="✏️")
+    st.set_page_config(page_title="Denoising autoencoder", page_icon="✏️", layout="wide")
     session.freeze_imports()
     keras_session.keep()  # Streamlit would clear TensorFlow's caches after every run
     session.init_state()

@@ -29,13 +29,14 @@ from denoiser import data, evaluate, filters, noise, storage  # noqa: E402
 SIGMAS = tuple(round(0.1 * i, 1) for i in range(11))
 SEED = 1234
 ORDER = ("classic", "blind", "mixture")  # shipped models first, in this order; others after
+NOT_DENOISERS = ("classifier", "digit_check")  # models in weights/ that judge digits, not clean them
 FILTER_SCORES = ROOT / "denoiser" / "assets" / "filter_scores.json"
 
 
 def shipped_models(weights: Path) -> list[Path]:
     """Denoisers in `weights` (the classifier is not one), classic and blind first."""
     paths = [
-        p for p in sorted(weights.glob("*.keras")) if storage.read_sidecar(p).get("recipe") != "classifier"
+        p for p in sorted(weights.glob("*.keras")) if storage.read_sidecar(p).get("recipe") not in NOT_DENOISERS
     ]
     return sorted(paths, key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
 

@@ -36,7 +36,7 @@ from test_app import (  # the page fixtures and picture helpers tests/test_app.p
 from test_browser import open_draw_tab, pixels, wait_for_drawing
 
 from denoiser import preprocessing, storage
-from denoiser.page import uploads
+from denoiser.page import panels, uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -323,7 +323,7 @@ def test_one_click_gives_a_centred_dot_and_the_slider_ends_are_exact_and_heavy(b
     assert slider.get_attribute("aria-valuenow") == "1.00"
     noisy = pixels(page, "noisy").astype(float)
     assert np.abs(noisy - original).mean() > 60  # σ = 1: the digit is buried
-    assert page.get_by_role("img", name="Original · PSNR ∞ dB · SSIM 1.000").is_visible()
+    assert page.get_by_role("img", name=panels.original_caption()).is_visible()
     assert_no_errors(page)
 
 

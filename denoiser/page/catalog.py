@@ -21,12 +21,13 @@ from typing import Any
 
 import keras
 
-from denoiser import filters, noise, storage
+from denoiser import filters, noise, novelty, storage
 from denoiser.training.runs import model_files
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSIFIER_RECIPE = "classifier"
 CLASSIFIER_FILE = "classifier.keras"
+NOT_DENOISERS = {CLASSIFIER_RECIPE, novelty.RECIPE}  # models beside the denoisers that judge, not denoise
 PERSISTENT = Path("/data")  # where hosts mount a persistent disk (Hugging Face Spaces do)
 PREFERRED = ("blind", "classic")  # the default is the first of these that exists
 IMAGE_SHAPES = {(28, 28, 1), (None, None, 1)}
@@ -86,7 +87,7 @@ def writable(folder: Path) -> bool:
 def make_entry(path: Path, key: str, label: str, retrained: bool) -> ModelEntry | None:
     """The entry for one file, or None when its sidecar says it is not a denoiser."""
     sidecar = storage.read_sidecar(path)
-    if sidecar.get("recipe") == CLASSIFIER_RECIPE:
+    if sidecar.get("recipe") in NOT_DENOISERS:
         return None
     try:
         stat = path.stat()
@@ -224,6 +225,20 @@ def load_classifier(folder: Path | None = None) -> keras.Model | None:
     except Exception:  # noqa: BLE001 - the page simply omits the readings
         return None
     return model if tuple(model.output_shape[1:]) == (10,) else None
+
+
+def load_digit_check(folder: Path | None = None) -> tuple[keras.Model, float] | None:
+    """The "is this a digit?" detector and its threshold (from its sidecar), or None when it is
+    missing or broken (the page then makes no such claim)."""
+    path = (weights_dir() if folder is None else folder) / novelty.FILE
+    threshold = storage.read_sidecar(path).get("threshold")
+    if not path.is_file() or not isinstance(threshold, (int, float)):
+        return None
+    try:
+        model = storage.load_model(path)
+    except Exception:  # noqa: BLE001 - the page simply makes no claim
+        return None
+    return (model, float(threshold)) if tuple(model.output_shape[1:]) == (1,) else None
 
 
 def first_line(error: BaseException) -> str:

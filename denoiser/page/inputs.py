@@ -25,11 +25,14 @@ def digit_input() -> np.ndarray | None:
         with tab:
             if tab.open is not False:
                 clean = inputs[name]()
+            elif name == "Draw":  # the canvas is gone from the page: it comes back with these strokes
+                session.restore_drawing_next_time()
     return clean
 
 
 def sample_input() -> np.ndarray:
-    """A bundled MNIST test digit, by class and index or at random."""
+    """A bundled MNIST test digit, by class and index or at random (its own Original: no raw view)."""
+    session.keep_raw(None)
     images, labels = session.sample_digits()
     st.session_state.setdefault("sample_digit", int(labels[0]))
     with st.container(key="sample_row", horizontal=True, vertical_alignment="bottom"):
@@ -60,13 +63,13 @@ def draw_input() -> np.ndarray | None:
             width=CANVAS_PX,
             height=CANVAS_PX,
             drawing_mode="freedraw",
+            initial_drawing=session.drawing_to_restore(),
             return_image_data=True,
             key=f"canvas-{st.session_state.canvas_version}",
         )
     with side_column:
         st.button("Clear", on_click=session.clear_canvas, key="clear")
-        strokes = (result.json_data or {}).get("objects") or []
-        png = result.image_bytes if strokes else None
+        strokes, png = session.keep_drawing(result.json_data, result.image_bytes)
         if not png:
             st.info("Draw a digit on the black square, about as tall as the square.")
             return None
@@ -75,6 +78,7 @@ def draw_input() -> np.ndarray | None:
         except ValueError as error:
             st.info(f"Draw a digit: {error}")
             return None
+        session.keep_raw(raw_view(png, f"What you drew ({CANVAS_PX} × {CANVAS_PX})"))
         hint(clean, strokes)
         return clean
 
@@ -94,8 +98,15 @@ def upload_input() -> np.ndarray | None:
         return None
     for note in result.notes:
         st.caption(note)
+    session.keep_raw(raw_view(upload.getvalue(), "Your upload"))
     hint(result.image)
     return result.image
+
+
+def raw_view(content: bytes, label: str) -> tuple[str, str] | None:
+    """The small view of a drawing or upload for the panels, with its label (None without one)."""
+    small = resources.preview(content)
+    return None if small is None else (small, label)
 
 
 def hint(clean: np.ndarray, strokes: list[dict] | None = None) -> None:

@@ -12,12 +12,13 @@ the component fails still sees them (and AppTest, which cannot run components, t
 from __future__ import annotations
 
 import logging
+from html import escape as html_escape
 from importlib import resources
 from typing import Any
 
 import streamlit as st
 
-from denoiser.page import catalog, session
+from denoiser.page import catalog, panels, session
 
 LOG = logging.getLogger(__name__)
 KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …, "drawn": …, "resent": …}
@@ -47,6 +48,18 @@ def register() -> Any | None:
 
 
 COMPONENT = register()
+
+
+def placeholder() -> str:
+    """The component's own markup and style, inert (no data, the slider disabled): what the page
+    shows in the panels' place until the component has drawn itself there, so the first load
+    neither shows another slider nor jumps."""
+    html = read_asset("live_panels.html").replace('class="dn-live"', 'class="dn-live dn-placeholder"', 1)
+    html = html.replace('class="dn-slider"', 'class="dn-slider" disabled', 1)
+    original = 'aria-label="Original"></canvas>\n      <figcaption class="dn-caption">'
+    caption = "\n".join(panels.original_caption().split(" · "))  # the same for every digit
+    html = html.replace(original, original + html_escape(caption), 1)
+    return f"<style>{read_asset('live_panels.css')}</style>{html}"
 
 
 def component_state() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,11 +77,24 @@ def gain(denoised: PanelScore, noisy: PanelScore) -> float | None:
 
 
 UNSURE_BELOW = 0.6  # a classifier reading less confident than this is shown as a guess
+ORIGINAL = "Original"
+ORIGINAL_NOTE = "as the model sees it: 28 × 28, framed as MNIST's digits were"
+UNLIKE_NOTICE = (
+    "This does not look like an MNIST digit (the check in weights/digit_check.keras says so), "
+    "and the models only know digits: the readings are guesses."
+)
 
 
-def reading_text(digit: int, confidence: float) -> str:
-    """What the classifier reads, as one short line under a panel; a weak reading is marked unsure."""
-    if confidence < UNSURE_BELOW:
+def original_caption() -> str:
+    """The third panel's caption: the clean digit is its own reference (∞ dB), and it is the model's
+    input, framed as MNIST's digits were, not the drawing or upload itself."""
+    return f"{caption(ORIGINAL, PanelScore(float('inf'), 1.0))} · {ORIGINAL_NOTE}"
+
+
+def reading_text(digit: int, confidence: float, unlike: bool = False) -> str:
+    """What the classifier reads, as one short line under a panel; a weak reading, or any reading of
+    an input unlike MNIST's digits, is marked unsure."""
+    if unlike or confidence < UNSURE_BELOW:
         return f"Classifier is unsure: maybe {digit} ({confidence:.0%})"
     return f"Classifier reads **{digit}** ({confidence:.0%})"
 
@@ -123,13 +137,14 @@ def composite_png(images: list[np.ndarray], captions: list[str], size: int = PAN
     """The panels side by side with their captions under them, as one downloadable PNG."""
     text_font, has_symbols = font(13)
     tiles = [upscale(image, size) for image in images]
-    side, gap, text_height = tiles[0].shape[0], 12, 22 * max(len(c.split(" · ")) for c in captions)
+    wrapped = max(sum(len(textwrap.wrap(line, 30)) for line in c.split(" · ")) for c in captions)
+    side, gap, text_height = tiles[0].shape[0], 12, 22 * wrapped
     sheet = Image.new("L", (len(tiles) * (side + gap) + gap, side + 2 * gap + text_height), 255)
     draw = ImageDraw.Draw(sheet)
     for i, (tile, text) in enumerate(zip(tiles, captions, strict=True)):
         left = gap + i * (side + gap)
         sheet.paste(Image.fromarray(tile), (left, gap))
-        lines = text.replace("**", "").split(" · ")
+        lines = [part for line in text.replace("**", "").split(" · ") for part in textwrap.wrap(line, 30)]
         if not has_symbols:
             lines = [line.replace("∞", "inf").replace("σ", "sigma") for line in lines]
         draw.multiline_text((left, side + gap + 6), "\n".join(lines), fill=0, font=text_font, spacing=6)

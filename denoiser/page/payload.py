@@ -69,9 +69,9 @@ def sweep_id(*parts: Any) -> str:
     return digest.hexdigest()[:16]
 
 
-def readings_text(readings: tuple[Any, ...]) -> list[str]:
+def readings_text(readings: tuple[Any, ...], unlike: bool = False) -> list[str]:
     """The classifier's line under a panel for every σ (Markdown bold stripped: the browser shows text)."""
-    return [panels.reading_text(r.digit, r.confidence).replace("**", "") for r in readings]
+    return [panels.reading_text(r.digit, r.confidence, unlike).replace("**", "") for r in readings]
 
 
 def build(
@@ -82,9 +82,11 @@ def build(
     identity: str,
     compared: tuple[Compared, ...] = (),
     kind: str = noise.DEFAULT_KIND,
+    unlike: bool = False,
 ) -> dict[str, Any]:
     """The component's `data` for one digit and noise kind: frames, captions, readings and PSNR
-    per σ, and what the slider's amount is called for that kind.
+    per σ, and what the slider's amount is called for that kind; `unlike` (the input is unlike
+    MNIST's digits) marks every reading unsure and adds the line that says so.
 
     The same for every rerun of one digit, so the page caches it; `with_sigma` adds the
     server's σ on each run.
@@ -95,7 +97,6 @@ def build(
         for d, n in zip(result.denoised_scores, result.noisy_scores, strict=True)
     ]
     gains = [panels.gain(d, n) for d, n in zip(result.denoised_scores, result.noisy_scores, strict=True)]
-    original_score = panels.PanelScore(float("inf"), 1.0)  # the clean digit against itself
     encoding = "raw" if len(result.sigmas) <= RAW_UP_TO else "png"
     data: dict[str, Any] = {
         "id": identity,
@@ -111,8 +112,9 @@ def build(
         "captions": {
             "noisy": noisy_captions,
             "denoised": denoised_captions,
-            "original": panels.caption("Original", original_score),
+            "original": panels.original_caption(),
         },
+        "notice": panels.UNLIKE_NOTICE if unlike else None,
         "worse": [gain is not None and gain < 0 for gain in gains],
         "psnr": {
             "noisy": [finite(s.psnr) for s in result.noisy_scores],
@@ -132,9 +134,9 @@ def build(
     }
     if readings is not None:
         data["readings"] = {
-            "noisy": readings_text(readings.noisy),
-            "denoised": readings_text(readings.denoised),
-            "original": readings_text((readings.original,))[0],
+            "noisy": readings_text(readings.noisy, unlike),
+            "denoised": readings_text(readings.denoised, unlike),
+            "original": readings_text((readings.original,), unlike)[0],
         }
     return data
 
@@ -156,6 +158,11 @@ def with_sigma(data: dict[str, Any], sigma: float, serial: int, ready: bool) -> 
     rerun never pulls the thumb back to a value the visitor has already moved past.
     """
     return {**data, "sigma": round(float(sigma), 2), "serial": int(serial), "ready": bool(ready)}
+
+
+def with_raw(data: dict[str, Any], raw: tuple[str, str] | None) -> dict[str, Any]:
+    """`data` plus the small view of the drawing or upload beside the Original: (PNG base64, label)."""
+    return {**data, "raw": None if raw is None else {"png": raw[0], "label": raw[1]}}
 
 
 def size_of(data: dict[str, Any], with_compared: bool = True) -> int:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import streamlit as st
 
-from denoiser import filters, noise
+from denoiser import filters, noise, novelty
 from denoiser.page import catalog, panels, session, sweep, uploads
 
 
@@ -57,9 +57,36 @@ def canvas_digit(png: bytes) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def preview(content: bytes) -> str | None:
+    """The small view of a drawing or upload beside the Original (PNG, base64)."""
+    return uploads.preview(content)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def uploaded_digit(content: bytes) -> uploads.Upload:
     """An upload as the model's 28×28 input (ValueError with a message when it is not usable)."""
     return uploads.read_upload(content)
+
+
+@st.cache_resource(show_spinner=False)
+def load_digit_check(folder: str, version: tuple[int, int] | None) -> tuple[keras.Model, float] | None:
+    """The "is this a digit?" detector and its threshold, or None."""
+    found = catalog.load_digit_check(Path(folder))
+    session.freeze_heap(after="model")
+    return found
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def unlike_digits(clean: np.ndarray, version: tuple[int, int] | None) -> bool:
+    """Whether the detector in the weights folder (at this file version) calls `clean` unlike
+    MNIST's digits; False without a detector."""
+    found = load_digit_check(str(catalog.weights_dir()), version)
+    return found is not None and novelty.judge(found[0], clean, found[1]).unlike
+
+
+def is_unlike_digits(clean: np.ndarray) -> bool:
+    """`unlike_digits` for the detector file as it is now (a replaced file is loaded again)."""
+    return unlike_digits(clean, session.file_version(catalog.weights_dir() / novelty.FILE))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -25,9 +25,10 @@ def live_data(
     clean: np.ndarray,
     title: str,
     kind: str,
+    unlike: bool,
 ) -> dict:
     """The component's data for one digit (sprites and captions), built once per digit and kind."""
-    return payload.build(_result, clean, title, _readings, identity, _compared, kind)
+    return payload.build(_result, clean, title, _readings, identity, _compared, kind, unlike)
 
 
 PENDING = "live_pending"  # session state: the full sweep still to compute, once the browser drew
@@ -50,15 +51,17 @@ def show(
     browser for the CPU while it draws.
     """
     sigma, kind = session.sigma(), session.noise_kind()
-    if entry is None:
-        with st.container(key="fallback_panels"):
+    if entry is None:  # no component either: these are the panels
+        with st.container(key="plain_panels"):
             session.fallback_slider()
         show_without_model(clean, field, sigma, kind)
         return
     model = loaded[entry.key]
     compare = bool(st.session_state.get("compare"))
+    slot = st.empty()  # the live panels' place
     if not live.ready():
-        with st.container(key="fallback_panels"):
+        slot.html(live.placeholder())  # same size and look until the component replaces it
+        with st.container(key="fallback_panels"):  # hidden by the page's CSS unless the component fails
             session.fallback_slider()
             static_panels(entry, model, clean, field, sigma, kind)
             if compare:
@@ -76,11 +79,15 @@ def show(
     else:
         result, readings = sweep_at(entry, model, clean, field, sweep.GRID, kind)
         compared = comparisons(entries, loaded, clean, field, kind) if compare else ()
-        data = live_data(result, readings, compared, identity, clean, title, kind)
+        unlike = readings is not None and resources.is_unlike_digits(clean)
+        data = live_data(result, readings, compared, identity, clean, title, kind, unlike)
         mark_swept(identity)  # sent whole: once the browser runs the panels, no quick answer for it
         sigmas = sweep.sigmas_for(sigma)  # the grid's sweep, cached: a release makes no model call
     server_sigma, serial = session.server_sigma(live.remounted())
-    live.mount(payload.with_sigma(data, server_sigma, serial, live.ready()))
+    with slot:
+        live.mount(
+            payload.with_raw(payload.with_sigma(data, server_sigma, serial, live.ready()), session.raw_view())
+        )
     download(entry, model, clean, field, sigma, sigmas, kind)
 
 
@@ -156,7 +163,7 @@ def at_sigma(
     result = resources.sweep_of(model, entry.key, entry.version, clean, field, sigmas, kind)
     i = result.index(sigma)
     images = (result.noisy[i], result.denoised[i], clean)
-    captions = panel_captions(entry, result.noisy_scores[i], result.denoised_scores[i], clean)
+    captions = panel_captions(entry, result.noisy_scores[i], result.denoised_scores[i])
     reader, reader_version = resources.classifier_model()
     found = (None,) * 3
     if reader is not None and with_readings:
@@ -177,11 +184,14 @@ def static_panels(
 ) -> None:
     """The three panels as images with captions and readings (before the live panels run)."""
     images, captions, found = at_sigma(entry, model, clean, field, sigma, kind)
+    unlike = found[0] is not None and resources.is_unlike_digits(clean)
     for column, image, text, reading in zip(st.columns(3), images, captions, found, strict=True):
         with column:
             st.image(resources.panel_png(image), caption=text, width=panels.PANEL_PX, output_format="PNG")
             if reading is not None:
-                st.markdown(panels.reading_text(reading.digit, reading.confidence))
+                st.markdown(panels.reading_text(reading.digit, reading.confidence, unlike))
+    if unlike:
+        st.caption(f"⚠️ {panels.UNLIKE_NOTICE}")
 
 
 def download(
@@ -209,21 +219,21 @@ def download(
 
 
 def panel_captions(
-    entry: catalog.ModelEntry, noisy: panels.PanelScore, denoised: panels.PanelScore, clean: np.ndarray
+    entry: catalog.ModelEntry, noisy: panels.PanelScore, denoised: panels.PanelScore
 ) -> tuple[str, str, str]:
-    """The three captions; the Denoised one names the model and the gain over Noisy."""
-    (original,) = resources.scores((clean,), clean)
+    """The three captions; the Denoised one names the model and the gain over Noisy, the Original
+    says it is the model's input."""
     return (
         panels.caption("Noisy", noisy),
         panels.caption(f"Denoised ({entry.label})", denoised, panels.gain(denoised, noisy)),
-        panels.caption("Original", original),
+        panels.original_caption(),
     )
 
 
 def show_without_model(clean: np.ndarray, field: np.ndarray, sigma: float, kind: str) -> None:
     """Noisy and Original only, when no denoiser loads."""
     noisy = noise.apply_noise(clean, field, sigma, kind)
-    noisy_score, original_score = resources.scores((noisy, clean), clean)
+    (noisy_score,) = resources.scores((noisy,), clean)
     left, middle, right = st.columns(3)
     left.image(
         resources.panel_png(noisy),
@@ -234,7 +244,7 @@ def show_without_model(clean: np.ndarray, field: np.ndarray, sigma: float, kind:
     middle.warning("No denoiser could be loaded.")
     right.image(
         resources.panel_png(clean),
-        caption=panels.caption("Original", original_score),
+        caption=panels.original_caption(),
         width=panels.PANEL_PX,
         output_format="PNG",
     )

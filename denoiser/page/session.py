@@ -160,9 +160,58 @@ def new_noise() -> None:
     st.session_state.noise_field = noise.noise_field((28, 28), seed=np.random.default_rng())
 
 
+DRAWING = "drawing"  # session state: the canvas's last strokes (fabric.js JSON) and its PNG
+RESTORE = "drawing_to_restore"  # session state: the strokes a newly mounted canvas starts from
+
+
+def keep_drawing(strokes_json: dict | None, png: bytes | None) -> tuple[list[dict], bytes | None]:
+    """The canvas's strokes and PNG for this run, remembered for the session.
+
+    A canvas mounted again (the visitor came back to *Draw*) shows the remembered strokes
+    (`drawing_to_restore`) but sends no picture of them until the next stroke, so the
+    remembered PNG stands in for it while the strokes are the remembered ones.
+    """
+    objects = (strokes_json or {}).get("objects") or []
+    kept = st.session_state.get(DRAWING)
+    if objects and png:
+        st.session_state[DRAWING] = {"objects": objects, "png": png}
+    elif objects and kept and kept["objects"] == objects:
+        png = kept["png"]
+    elif not objects:
+        st.session_state.pop(DRAWING, None)
+    return objects, png if objects else None
+
+
+def restore_drawing_next_time() -> None:
+    """On a run without the canvas: the next canvas starts from the remembered strokes. Set only
+    then, so a canvas on the page is never handed its own strokes back (that would reset its undo)."""
+    kept = st.session_state.get(DRAWING)
+    st.session_state[RESTORE] = {"objects": kept["objects"]} if kept else None
+
+
+def drawing_to_restore() -> dict | None:
+    """The strokes a canvas mounted in this run starts from (None: an empty canvas)."""
+    return st.session_state.get(RESTORE)
+
+
+RAW = "raw_view"  # session state: (PNG base64, label) of the drawing or upload, or None for a sample
+
+
+def keep_raw(preview: tuple[str, str] | None) -> None:
+    """The small view of what the visitor drew or uploaded, shown beside the Original."""
+    st.session_state[RAW] = preview
+
+
+def raw_view() -> tuple[str, str] | None:
+    """The small view of the input as given (None for an MNIST sample: it is its own Original)."""
+    return st.session_state.get(RAW)
+
+
 def clear_canvas() -> None:
     """A new key gives a new, empty canvas; the component has no clear call of its own."""
     st.session_state.canvas_version += 1
+    st.session_state.pop(DRAWING, None)
+    st.session_state.pop(RESTORE, None)
 
 
 @st.cache_data(show_spinner=False)

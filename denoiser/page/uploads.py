@@ -10,6 +10,7 @@ shows as it is.
 
 from __future__ import annotations
 
+import base64
 import io
 import warnings
 from dataclasses import dataclass
@@ -105,6 +106,34 @@ def read_upload(data: bytes) -> Upload:
     """Uploaded bytes → the 28×28 input the model receives; `ValueError` with one line otherwise."""
     frame, notes = first_frame(open_image(data))
     return Upload(preprocessing.image_to_mnist(working_copy(frame)), notes)
+
+
+PREVIEW_PX = 64  # the longer side of the small view of a drawing or upload beside the Original
+
+
+def preview(data: bytes) -> str | None:
+    """A drawing or an upload (already read once) as a small PNG, base64: what the visitor gave,
+    upright and shrunk, before the framing that made the Original. None where a mode Pillow reads
+    but cannot show defeats it: the view is a courtesy, never a reason for an error."""
+    try:
+        return small_png(data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def small_png(data: bytes) -> str:
+    """`preview`'s work: the first frame, upright, at most `PREVIEW_PX` a side, as base64 PNG."""
+    frame, _ = first_frame(open_image(data))
+    small = working_copy(frame)
+    if small.mode in ("I;16", "I", "F"):  # deep greys: scaled to 8 bits for the view
+        grey = np.asarray(small, dtype=np.float64)
+        small = Image.fromarray(np.round(255 * grey / max(float(grey.max()), 1e-9)).astype(np.uint8))
+    elif small.mode not in ("L", "RGB", "RGBA", "LA"):
+        small = small.convert("RGBA")
+    small.thumbnail((PREVIEW_PX, PREVIEW_PX), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def read_canvas(png: bytes) -> np.ndarray:

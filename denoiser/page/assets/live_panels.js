@@ -65,6 +65,8 @@ function createView(root) {
   }));
   const compared = root.querySelector(".dn-compared");
   const chart = root.querySelector(".dn-chart");
+  const notice = root.querySelector(".dn-notice");
+  const raw = root.querySelector(".dn-raw");
   const view = {
     data: null, // the latest data from the server
     frames: null, // {noisy: ImageData[], denoised: ImageData[], original: ImageData[], compared: ImageData[][]}
@@ -199,6 +201,9 @@ function createView(root) {
       clearInterval(view.resendTimer);
     }
     nameAmount(root, data.amount || AMOUNT);
+    notice.textContent = data.notice || "";
+    notice.hidden = !data.notice;
+    showRaw(raw, data.raw);
     if (data.serial !== view.serial) {
       // The server set σ itself (first load, or state changed by code): take it. A σ that only
       // echoes what this slider sent comes with the same serial and is ignored, so a rerun
@@ -228,11 +233,34 @@ function createView(root) {
         }
       };
       if (data.encoding === "raw") show(rawFrames(data)); // a first answer: drawn in this very task
-      else decodeAll(data).then(show, (error) => console.error("live panels: could not decode the frames", error));
+      else
+        decodeAll(data).then(show, (error) => {
+          // The fallback panels the server drew stand in (the page's CSS shows them for a failed component).
+          root.dataset.failed = "true";
+          console.error("live panels: could not decode the frames", error);
+        });
     }
     render();
   };
+  // A wider page widens the chart (its viewBox, not its text); the canvases size themselves in CSS.
+  new ResizeObserver(() => {
+    if (view.data && chart.clientWidth !== chart.drawnWidth) {
+      drawChart(chart, view.data);
+      render();
+    }
+  }).observe(chart);
   return view;
+}
+
+function showRaw(box, raw) {
+  // The drawing or upload as the visitor gave it, small, beside the Original it was framed into.
+  box.hidden = !raw;
+  if (!raw) return;
+  const image = box.querySelector("img");
+  const source = `data:image/png;base64,${raw.png}`;
+  if (image.getAttribute("src") !== source) image.setAttribute("src", source);
+  image.alt = raw.label;
+  box.querySelector(".dn-raw-label").textContent = raw.label;
 }
 
 function markReady(root, view) {
@@ -336,16 +364,24 @@ function buildCompared(container, view, data) {
   container.hidden = data.compared.length === 0;
 }
 
-// The chart: PSNR of this digit against σ, noisy (dashed) and denoised (solid), with a marker.
-const CHART = { left: 30, right: 312, top: 8, bottom: 100 };
+// The chart: PSNR of this digit against σ, noisy (dashed) and denoised (solid), with a marker. Its
+// viewBox is 120 units high and at least 320 wide, as wide as the box's shape asks for.
+function chartBox(svg) {
+  const width = svg.clientWidth;
+  const height = svg.clientHeight;
+  const units = height > 0 ? Math.max(320, Math.round((120 * width) / height)) : 320;
+  svg.setAttribute("viewBox", `0 0 ${units} 120`);
+  svg.drawnWidth = width;
+  return { left: 30, right: units - 8, top: 8, bottom: 100 };
+}
 
-function scales(data) {
+function scales(data, box) {
   const values = [...data.psnr.noisy, ...data.psnr.denoised].filter((v) => v !== null);
   const low = Math.floor(Math.min(...values) / 5) * 5;
   const high = Math.ceil(Math.max(...values) / 5) * 5 || low + 5;
   return {
-    x: (sigma) => CHART.left + sigma * (CHART.right - CHART.left),
-    y: (psnr) => CHART.bottom - ((Math.min(psnr, high) - low) / (high - low || 1)) * (CHART.bottom - CHART.top),
+    x: (sigma) => box.left + sigma * (box.right - box.left),
+    y: (psnr) => box.bottom - ((Math.min(psnr, high) - low) / (high - low || 1)) * (box.bottom - box.top),
     low,
     high,
   };
@@ -361,7 +397,8 @@ function linePath(data, values, scale) {
 }
 
 function drawChart(svg, data) {
-  const scale = scales(data);
+  const box = chartBox(svg);
+  const scale = scales(data, box);
   const symbol = (data.amount || AMOUNT).symbol;
   const ns = "http://www.w3.org/2000/svg";
   const make = (tag, attributes, text) => {
@@ -372,22 +409,23 @@ function drawChart(svg, data) {
     return element;
   };
   svg.replaceChildren();
-  make("line", { class: "dn-axis", x1: CHART.left, x2: CHART.right, y1: CHART.bottom, y2: CHART.bottom });
-  make("line", { class: "dn-axis", x1: CHART.left, x2: CHART.left, y1: CHART.top, y2: CHART.bottom });
+  make("line", { class: "dn-axis", x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom });
+  make("line", { class: "dn-axis", x1: box.left, x2: box.left, y1: box.top, y2: box.bottom });
   for (const psnr of [scale.low, scale.high]) {
-    make("text", { x: CHART.left - 4, y: scale.y(psnr) + 3, "text-anchor": "end" }, `${psnr}`);
+    make("text", { x: box.left - 4, y: scale.y(psnr) + 3, "text-anchor": "end" }, `${psnr}`);
   }
-  make("text", { x: 2, y: CHART.top + 2, "text-anchor": "start" }, "dB");
+  make("text", { x: 2, y: box.top + 2, "text-anchor": "start" }, "dB");
   for (const sigma of [0, 0.5, 1]) {
-    make("text", { x: scale.x(sigma), y: CHART.bottom + 11, "text-anchor": "middle" }, `${symbol} ${sigma}`);
+    make("text", { x: scale.x(sigma), y: box.bottom + 11, "text-anchor": "middle" }, `${symbol} ${sigma}`);
   }
   make("path", { class: "dn-noisy-line", d: linePath(data, data.psnr.noisy, scale) });
   make("path", { class: "dn-denoised-line", d: linePath(data, data.psnr.denoised, scale) });
-  make("line", { class: "dn-marker", y1: CHART.top, y2: CHART.bottom });
+  make("line", { class: "dn-marker", y1: box.top, y2: box.bottom });
   make("circle", { class: "dn-marker-noisy", r: 3, fill: "currentColor" });
   make("circle", { class: "dn-marker-denoised", r: 3.5, fill: "var(--st-primary-color, #ff4b4b)" });
-  make("text", { class: "dn-marker-text", y: CHART.top + 8 });
+  make("text", { class: "dn-marker-text", y: box.top + 8 });
   svg.scale = scale;
+  svg.box = box;
 }
 
 function moveMarker(svg, data, position, i) {
@@ -413,7 +451,7 @@ function moveMarker(svg, data, position, i) {
   const db = (v) => (v === null ? "∞" : v.toFixed(1));
   const at = `${(data.amount || AMOUNT).symbol} ${(position / 100).toFixed(2)}`;
   label.textContent = i === undefined ? at : `${at}: ${db(noisy)} → ${db(denoised)} dB`;
-  const right = x > (CHART.left + CHART.right) / 2;
+  const right = x > (svg.box.left + svg.box.right) / 2;
   label.setAttribute("x", right ? x - 5 : x + 5);
   label.setAttribute("text-anchor", right ? "end" : "start");
 }
