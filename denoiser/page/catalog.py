@@ -191,7 +191,7 @@ def default_key(entries: list[ModelEntry], kind: str = noise.DEFAULT_KIND) -> st
     for name in PREFERRED:
         if f"weights/{name}" in by_key:
             return f"weights/{name}"
-    return networks[0].key if networks else (entries[0].key if entries else None)
+    return networks[0].key if networks else None
 
 
 def load_denoiser(path: Path) -> keras.Model:

@@ -104,10 +104,11 @@ def model_picker(
 def fallback_for(
     entry: catalog.ModelEntry, entries: list[catalog.ModelEntry], loaded: dict
 ) -> catalog.ModelEntry | None:
-    """The chosen model when it loaded, else the first one that did (None when none did)."""
+    """The chosen model when it loaded, else the first network that did (None when none did: a
+    classical filter is never shown in a model's place)."""
     if not isinstance(loaded[entry.key], str):
         return entry
-    return next((e for e in entries if not isinstance(loaded[e.key], str)), None)
+    return next((e for e in entries if e.filter is None and not isinstance(loaded[e.key], str)), None)
 
 
 def usable_model(entry: catalog.ModelEntry | None, entries: list[catalog.ModelEntry], loaded: dict):
