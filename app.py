@@ -78,7 +78,6 @@ def workbench(entries: list[catalog.ModelEntry], loaded: dict, entry: catalog.Mo
     session.keep_digit(clean)  # what the sidebar's Start trains the snapshots on
     used = None
     if clean is not None:
-        session.noise_choice()
         used = picker.usable_model(entry, entries, loaded)
         results.show(used, entries, loaded, clean, st.session_state.noise_field)
         if used is not None and used.filter is None:  # what the network keeps; nothing computed while folded

@@ -207,6 +207,7 @@ def download(
     from the sweep over `sigmas` the panels were drawn from."""
     images, captions, _ = at_sigma(entry, model, clean, field, sigma, kind, sigmas, with_readings=False)
     with st.container(horizontal=True, key="result_actions"):
+        session.noise_choice()
         st.button("New noise", on_click=session.new_noise, key="new_noise")
         st.download_button(
             f"Download the three panels at {noise.amount_text(kind, sigma)} (PNG)",

@@ -75,13 +75,15 @@ def noise_kind() -> str:
 
 
 def noise_choice() -> str:
-    """The *Noise* choice beside the slider; a change reruns the panels with that kind's sweep."""
+    """The *Noise* choice, under the panels beside *New noise*; a change reruns the page with that
+    kind's sweep (the slider above is renamed for it)."""
     st.session_state.noise_choice = noise_kind()  # the widget shows the session's kind
     st.segmented_control(
         "Noise",
         noise.KINDS,
         format_func=noise.LABELS.get,
         key="noise_choice",
+        label_visibility="collapsed",  # a row of buttons under the panels, beside New noise
         on_change=lambda: st.session_state.update({KIND: st.session_state.noise_choice or noise_kind()}),
         help="What corrupts the digit: Gaussian noise added to every pixel, pixels replaced by black "
         "or white (salt and pepper), or noise that multiplies the ink (speckle).",
