@@ -36,7 +36,9 @@ FILTER_SCORES = ROOT / "denoiser" / "assets" / "filter_scores.json"
 def shipped_models(weights: Path) -> list[Path]:
     """Denoisers in `weights` (the classifier is not one), classic and blind first."""
     paths = [
-        p for p in sorted(weights.glob("*.keras")) if storage.read_sidecar(p).get("recipe") not in NOT_DENOISERS
+        p
+        for p in sorted(weights.glob("*.keras"))
+        if storage.read_sidecar(p).get("recipe") not in NOT_DENOISERS
     ]
     return sorted(paths, key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
 
