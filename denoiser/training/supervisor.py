@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from denoiser import worker
+from denoiser.training.settings import WHOLE_SERVER
 from denoiser.train import Progress, TrainConfig
 from denoiser.training import estimate, preflight, protocol, recipes, runs
 from denoiser.training.lock import LOCK_NAME, MachineLock
@@ -222,8 +223,9 @@ class TrainingJobs:
         since = time.monotonic() - self._last_start.get(visitor, -1e12)
         if since < cooldown_s:
             wait = int(cooldown_s - since) + 1
+            whom = "on this server" if visitor == WHOLE_SERVER else "per visitor"
             raise StartRefused(
-                f"You can start another training in {wait} s (one per visitor every {int(cooldown_s)} s)."
+                f"You can start another training in {wait} s (one {whom} every {int(cooldown_s)} s)."
             )
 
     def preflight(self) -> None:
