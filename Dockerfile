@@ -54,5 +54,7 @@ EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; assert urllib.request.urlopen('http://127.0.0.1:%s/_stcore/health' % os.environ['PORT'], timeout=4).read() == b'ok'"]
 
+# `streamlit run`, plus a thread that prepares the default view (imports, models, the first
+# digit's sweep) once the health check answers: the first visitor waits less (denoiser/page/warmup.py).
 # sh -c expands $PORT; exec makes Streamlit PID 1, so it receives the stop signal itself.
-CMD ["sh", "-c", "exec streamlit run app.py --server.port=$PORT --server.address=0.0.0.0"]
+CMD ["sh", "-c", "exec python -m denoiser.page.warmup app.py --server.port=$PORT --server.address=0.0.0.0"]

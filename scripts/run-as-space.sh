@@ -23,7 +23,7 @@ SPACE_UID=1000
 SPACE_HOME=/home/user
 SPACE_APP=/home/user/app
 # shellcheck disable=SC2016  # $PORT is expanded by the sh that runs it, as in the container
-SPACE_CMD='exec streamlit run app.py --server.port=$PORT --server.address=0.0.0.0'
+SPACE_CMD='exec python -m denoiser.page.warmup app.py --server.port=$PORT --server.address=0.0.0.0'
 DOCKERFILE_ENV=(
   HOME=/home/user
   PORT="${PORT:-7860}"

@@ -130,7 +130,8 @@ def server_pid(script_pid: int) -> int:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"buildah" not in argv[0] and any(arg.endswith(b"streamlit") for arg in argv[:2]):
+        server = (arg.endswith(b"streamlit") or arg == b"denoiser.page.warmup" for arg in argv[:3])
+        if b"buildah" not in argv[0] and any(server):
             found.append(pid)
     assert found, "no streamlit process under the run script"
     return min(found)
