@@ -77,3 +77,18 @@ def test_under_the_images_env_too_big_a_job_is_refused_and_off_removes_retrainin
     monkeypatch.setenv("DENOISER_TRAINING", "off")
     at = open_page(SAMPLE)
     assert not at.exception and "Retrain" not in [h.value for h in at.sidebar.header]
+
+
+def test_a_model_still_being_copied_into_the_runs_folder_is_not_listed(tmp_path):
+    # A storage bucket's rename may be a copy: the runs folder can show a model's first bytes.
+    from pathlib import Path
+
+    from denoiser.page import catalog
+
+    weights, runs = tmp_path / "weights", tmp_path / "runs"
+    weights.mkdir(), runs.mkdir()
+    whole = (Path(__file__).resolve().parents[1] / "weights" / "classic.keras").read_bytes()
+    (runs / "arriving.keras").write_bytes(whole[: len(whole) // 2])
+    assert catalog.discover(weights, runs) == []
+    (runs / "arriving.keras").write_bytes(whole)
+    assert [e.key for e in catalog.discover(weights, runs)] == ["runs/arriving"]
