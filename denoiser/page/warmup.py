@@ -51,10 +51,13 @@ def prepare() -> float:
 def prepare_when_served() -> None:
     """Wait until the server answers its health check, then prepare; never raise."""
     from streamlit import config
+    from streamlit.runtime import Runtime
 
     deadline = time.monotonic() + WAIT_FOR_SERVER_S
+    while not Runtime.exists() and time.monotonic() < deadline:  # the options are parsed by then
+        time.sleep(0.05)
     while time.monotonic() < deadline:
-        url = f"http://127.0.0.1:{config.get_option('server.port')}/_stcore/health"  # once parsed
+        url = f"http://127.0.0.1:{config.get_option('server.port')}/_stcore/health"
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.read() == b"ok":
