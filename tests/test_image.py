@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from helpers import browser_page, in_ci, settle
 from test_retrain_browser import SIDEBAR, set_epochs, start
-from test_space import embedding, shows_the_panels, stop, tail, uploads_in_an_iframe
+from test_space import chromium, embedding, shows_the_panels, stop, tail, uploads_in_an_iframe
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, wait_until_healthy
+from bench.browser import CHROMIUM, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "scripts" / "build-image.sh"
@@ -34,7 +34,8 @@ RUN = ROOT / "scripts" / "run-image.sh"
 IMAGE = os.environ.get("IMAGE", "denoiser-space")
 BUILDAH = ["buildah", "--storage-driver", "vfs"]
 TRAIN_SIZE = 2048  # what the test offers on top of the image's settings: a job of seconds
-EPOCHS = 10  # the slider starts at 2: a model better than the noisy input, so it is saved
+EPOCHS = 8  # 64 batches: a model better than the noisy input, so it is saved (tests/test_retrain.py)
+TRAINED_WITHIN_MS = 900_000  # seconds when the machine is idle; minutes at nice 10 on a busy one
 
 
 def problem() -> str | None:
@@ -105,12 +106,8 @@ def container(image, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(container):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def server_pid(script_pid: int) -> int:
@@ -183,7 +180,9 @@ def test_a_training_from_the_sidebar_saves_its_model_where_the_image_says(contai
     with browser_page(url, browser) as page:
         set_epochs(page, "Home", EPOCHS - 2)
         start(page)
-        page.locator(SIDEBAR).get_by_text("Saved as").wait_for(timeout=240_000)
+        saved_or_not = page.locator(SIDEBAR).get_by_text(re.compile("^Saved as|not saved"))
+        saved_or_not.wait_for(timeout=TRAINED_WITHIN_MS)
+        assert "Saved as" in page.locator(SIDEBAR).inner_text(), page.locator(SIDEBAR).inner_text()
         settle(page)
     saved = set(runs.glob("*.keras")) - before
     assert len(saved) == 1, sorted(p.name for p in runs.iterdir())

@@ -218,6 +218,13 @@ def space(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(space):
+    with chromium() as browser:
+        yield browser
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium through Playwright, closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
