@@ -33,7 +33,10 @@ BUILD = ROOT / "scripts" / "build-image.sh"
 RUN = ROOT / "scripts" / "run-image.sh"
 IMAGE = os.environ.get("IMAGE", "denoiser-space")
 BUILDAH = ["buildah", "--storage-driver", "vfs"]
-TRAIN_SIZE = 2048  # what the test offers on top of the image's settings: a job of seconds
+# What the test sets on top of the image's settings: 2,048 training digits (a job of seconds on
+# an idle machine), and a cooldown that outlasts the job even on a busy one (the image's 300 s
+# is checked from the Dockerfile by tests/test_public_defaults.py; here, that it works per server).
+SPACE_ENV = "DENOISER_TRAIN_SIZES=2048 DENOISER_COOLDOWN_S=3600"
 EPOCHS = 8  # 64 batches: a model better than the noisy input, so it is saved (tests/test_retrain.py)
 TRAINED_WITHIN_MS = 900_000  # seconds when the machine is idle; minutes at nice 10 on a busy one
 
@@ -90,7 +93,7 @@ def container(image, tmp_path_factory):
     with log.open("w") as output:
         process = subprocess.Popen(
             [RUN],
-            env=dict(os.environ, IMAGE=IMAGE, SPACE_ENV=f"DENOISER_TRAIN_SIZES={TRAIN_SIZE}"),
+            env=dict(os.environ, IMAGE=IMAGE, SPACE_ENV=SPACE_ENV),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -134,7 +137,7 @@ def server_pid(script_pid: int) -> int:
     return min(found)
 
 
-def test_the_image_says_how_big_it_is_and_was_built(image, capsys):
+def test_the_image_says_how_big_it_is(image, capsys):
     sizes = subprocess.run(
         [*BUILDAH, "images", "--format", "{{.Size}}", IMAGE], capture_output=True, text=True
     )
@@ -151,7 +154,8 @@ def test_the_container_runs_the_images_cmd_as_uid_1000_with_its_env_and_a_read_o
     environ = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
     )
-    for name, value in env_of(image).items():
+    added = dict(item.split("=", 1) for item in SPACE_ENV.split())
+    for name, value in (env_of(image) | added).items():
         assert environ[name] == value, name
     app = [line.split() for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()]
     options = [fields[5] for fields in app if fields[4] == image["WorkingDir"]]
@@ -197,4 +201,4 @@ def test_a_training_from_the_sidebar_saves_its_model_where_the_image_says(contai
         start_button = stranger.locator(SIDEBAR).get_by_role("button", name="Start training")
         start_button.click()
         settle(stranger)
-        assert "on this server every" in stranger.locator(SIDEBAR).inner_text()
+        assert "on this server every 3600 s" in stranger.locator(SIDEBAR).inner_text()
