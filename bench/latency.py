@@ -413,11 +413,11 @@ def shown(page, name: str) -> None:
         page.wait_for_function(
             "() => { const i = document.querySelector(\"[data-testid='stImage'] img\");"
             " return i && i.complete && i.naturalWidth > 0; }",
-            timeout=300_000,
+            timeout=600_000,
             polling=20,
         )
     else:
-        wait_live(page, timeout=300_000)
+        wait_live(page, timeout=600_000)
 
 
 def health_watch(url: str, stop) -> list[float]:
