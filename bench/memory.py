@@ -7,7 +7,7 @@ with its default settings and follows it to the end. Prints each process's peak 
 (VmHWM, read from /proc while it runs) and the two together, against a bare Streamlit page that
 imports TensorFlow and loads one model (bench/cold_page.py) in the same run.
 
-    python bench/memory.py
+    python bench/memory.py      # MNIST_DIR: the idx files (default ../shared/data/mnist)
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def bare_peak(browser) -> int:
 def app_peaks(browser) -> tuple[int, int, int, str]:
     """(server after the panels and the comparison, server at the end, the training child), in kB."""
     runs = tempfile.mkdtemp(prefix="bench-memory-runs-")
-    env = dict(os.environ, DENOISER_RUNS_DIR=runs)
+    mnist = os.environ.get("MNIST_DIR") or str(ROOT.parent / "shared" / "data" / "mnist")
+    env = dict(os.environ, DENOISER_RUNS_DIR=runs, MNIST_DIR=mnist)
     process, url = start_streamlit("app.py", ROOT, env, timeout=120)
     peaks: dict[int, int] = {}
     stop = threading.Event()
@@ -84,7 +85,10 @@ def app_peaks(browser) -> tuple[int, int, int, str]:
         wait_live(page, timeout=300_000)
         before = peak_kb(process.pid)
         sidebar = page.locator(SIDEBAR)
-        sidebar.get_by_role("button", name="Start training").click()
+        try:
+            sidebar.get_by_role("button", name="Start training").click(timeout=180_000)
+        except Exception as error:  # noqa: BLE001 - say what the sidebar showed instead
+            raise RuntimeError(f"no Start button; the sidebar says:\n{sidebar.inner_text()}") from error
         sidebar.get_by_text("Epoch 1/").wait_for(timeout=600_000)
         job = [line for line in sidebar.inner_text().splitlines() if " epochs · " in line]
         settings = job[0].split(" · ")[:4] if job else ["?"]
