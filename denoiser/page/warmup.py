@@ -21,13 +21,27 @@ import urllib.request
 
 LOG = logging.getLogger(__name__)
 WAIT_FOR_SERVER_S = 120.0
+IMPORTED = threading.Event()  # the warm-up has imported TensorFlow and the page's modules
+RUNNING = threading.Event()  # a warm-up thread was started in this process
+
+
+def wait_for_imports(timeout: float = 300.0) -> None:
+    """app.py's first line: while a warm-up imports TensorFlow, wait for it. Two threads
+    importing TensorFlow at once break it (one sees a half-initialised module: "module
+    'tensorflow.python.data.ops.dataset_ops' has no attribute 'DatasetV2'"). Without a
+    warm-up (plain `streamlit run`) this returns at once."""
+    if RUNNING.is_set():
+        IMPORTED.wait(timeout)
 
 
 def prepare() -> float:
     """What the first run of app.py would compute for the default view; the seconds it took."""
     started = time.perf_counter()
-    from denoiser import noise
-    from denoiser.page import catalog, inside, keras_session, resources, results, session, sweep
+    try:
+        from denoiser import noise
+        from denoiser.page import catalog, inside, keras_session, resources, results, session, sweep
+    finally:
+        IMPORTED.set()  # the page may import now, whatever happened
 
     keras_session.keep()
     entries = catalog.discover()
@@ -71,6 +85,7 @@ def prepare_when_served() -> None:
     try:
         seconds = prepare()
     except Exception:  # noqa: BLE001 - the page then does the work itself, as without warm-up
+        IMPORTED.set()
         LOG.warning("warm-up failed; the first visitor's run will do its work", exc_info=True)
         return
     print(f"warmup: the default view prepared in {seconds:.1f} s", file=sys.stderr, flush=True)
@@ -81,10 +96,14 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from streamlit.web import cli
 
+    RUNNING.set()
     threading.Thread(target=prepare_when_served, name="warmup", daemon=True).start()
     sys.argv = ["streamlit", "run", *argv]
     return cli.main()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # The module app.py imports, not this `__main__` copy: their events must be the same ones.
+    from denoiser.page import warmup
+
+    sys.exit(warmup.main(sys.argv[1:]))
