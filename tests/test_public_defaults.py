@@ -15,8 +15,8 @@ from helpers import SAMPLE, button_keys, open_page, point_page_at, sidebar_text
 from test_space import dockerfile_env
 
 from denoiser.page import retrain
-from denoiser.training import settings as jobs
 from denoiser.train import TrainConfig
+from denoiser.training import settings as jobs
 
 SIZE = 2048
 LOCAL_ONLY = ("MNIST_DIR",)  # the image's idx folder does not exist here

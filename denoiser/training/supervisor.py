@@ -38,11 +38,10 @@ from typing import Any
 import numpy as np
 
 from denoiser import worker
-from denoiser.training.settings import WHOLE_SERVER
 from denoiser.train import Progress, TrainConfig
 from denoiser.training import estimate, preflight, protocol, recipes, runs
 from denoiser.training.lock import LOCK_NAME, MachineLock
-from denoiser.training.settings import KEEP_RUNS
+from denoiser.training.settings import KEEP_RUNS, WHOLE_SERVER
 
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
