@@ -11,6 +11,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
+from denoiser.page import warmup  # noqa: E402
+
+warmup.wait_for_imports()  # under the image's CMD: TensorFlow is being imported in the background
+
 import streamlit as st  # noqa: E402
 
 from denoiser.page import (  # noqa: E402

@@ -16,11 +16,19 @@ nothing else) side by side and measures, on each page's own clock:
   (the first time in the server, whose sub-models app.py prepared after the first run, and then on new digits);
 - the server's side of one denoise: `predict_on_batch` (the page's path) against `model.predict`.
 
+With --cold, only the cold start instead: a freshly started server's first visitor, for app.py
+as the image starts it (`python -m denoiser.page.warmup`, which prepares the default view at
+start), app.py under plain `streamlit run`, and bench/cold_page.py (a bare page that imports
+TensorFlow, loads one .keras model and shows one image), alternating, each from process start
+(the visitor asks as soon as the health check answers) and from first request (the visitor
+comes --idle seconds after the server started), plus the slowest health answer meanwhile.
+
 Timings on a shared machine are noisy: read the ratios, measured in one run with the pages
 alternating, rather than the milliseconds.
 
     python bench/latency.py                  # 30 presses, 5 strokes, 10 releases per page
     python bench/latency.py --presses 60 --strokes 10
+    python bench/latency.py --cold --runs 3  # cold starts only
 """
 
 from __future__ import annotations
@@ -392,6 +400,111 @@ def report(figures: dict) -> None:
         )
 
 
+COLD = {
+    "bare TF page": ["-m", "streamlit", "run", "bench/cold_page.py"],
+    "app.py (image's CMD)": ["-m", "denoiser.page.warmup", "app.py"],
+    "app.py (streamlit run)": ["-m", "streamlit", "run", "app.py"],
+}
+
+
+def shown(page, name: str) -> None:
+    """Until the page shows its image (the bare page) or its live panels (app.py)."""
+    if name.startswith("bare"):
+        page.wait_for_function(
+            "() => { const i = document.querySelector(\"[data-testid='stImage'] img\");"
+            " return i && i.complete && i.naturalWidth > 0; }",
+            timeout=600_000,
+            polling=20,
+        )
+    else:
+        wait_live(page, timeout=600_000)
+
+
+def health_watch(url: str, stop) -> list[float]:
+    """Seconds each health request took, polled every 0.2 s until `stop` is set (a thread)."""
+    import threading
+    import urllib.request
+
+    times: list[float] = []
+
+    def poll() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=30).read()
+                times.append(time.perf_counter() - started)
+            except OSError:
+                pass
+            stop.wait(0.2)
+
+    threading.Thread(target=poll, daemon=True).start()
+    return times
+
+
+def cold_start(browser, name: str, idle: float) -> tuple[float, float, float]:
+    """(process start → shown, first request → shown, slowest health answer) for one fresh server.
+
+    idle 0: the visitor asks as soon as the server answers its health check."""
+    import subprocess
+    import threading
+
+    from bench.browser import free_port, wait_until_healthy
+
+    port = free_port()
+    command = [sys.executable, *COLD[name], "--server.port", str(port), "--server.headless", "true"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    stop = threading.Event()
+    try:
+        wait_until_healthy(url, process, timeout=300)
+        healths = health_watch(url, stop)
+        time.sleep(max(0.0, started + idle - time.perf_counter()))
+        context = browser.new_context(viewport={"width": 1200, "height": 1250})
+        page = context.new_page()
+        asked = time.perf_counter()
+        page.goto(url)
+        shown(page, name)
+        done = time.perf_counter()
+        context.close()
+        return done - started, done - asked, max(healths, default=0.0)
+    finally:
+        stop.set()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def cold_figures(runs: int, idle: float) -> None:
+    """Print each page's cold starts (median of `runs`, pages alternating) and the ratios."""
+    from playwright.sync_api import sync_playwright
+
+    figures: dict[str, dict[str, list[float]]] = {n: {"start": [], "request": [], "health": []} for n in COLD}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for _ in range(runs):
+            for name in COLD:
+                from_start, _, health = cold_start(browser, name, 0.0)
+                _, from_request, idle_health = cold_start(browser, name, idle)
+                figures[name]["start"].append(from_start)
+                figures[name]["request"].append(from_request)
+                figures[name]["health"].append(max(health, idle_health))
+        browser.close()
+    bare = {kind: statistics.median(figures["bare TF page"][kind]) for kind in ("start", "request")}
+    print(
+        f"cold start, median of {runs} per page (pages alternating); first request {idle:.0f} s after start"
+    )
+    for name, values in figures.items():
+        start, request = statistics.median(values["start"]), statistics.median(values["request"])
+        print(
+            f"  {name:24s} process start → shown {start:5.1f} s ({start / bare['start']:.2f}× bare)"
+            f" · first request → shown {request:5.1f} s ({request / bare['request']:.2f}× bare)"
+            f" · slowest health answer {max(values['health']) * 1000:.0f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=30, help="single key presses timed per page (≤ 100)")
@@ -399,7 +512,13 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=10, help="σ releases timed, folded and open")
     parser.add_argument("--openings", type=int, default=6, help="times Inside the model is opened")
     parser.add_argument("--repeats", type=int, default=50, help="denoise calls timed per path")
+    parser.add_argument("--cold", action="store_true", help="only the cold start against a bare TF page")
+    parser.add_argument("--runs", type=int, default=1, help="cold starts per page and kind (--cold)")
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds before the first request (--cold)")
     args = parser.parse_args()
+    if args.cold:
+        cold_figures(args.runs, args.idle)
+        return
     report(browser_figures(min(args.presses, 100), args.strokes, args.releases, args.openings))
     for label, alone, together in payload_sizes():
         print(

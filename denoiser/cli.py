@@ -1,4 +1,4 @@
-"""`python -m denoiser train|evaluate`: the command-line face of the package.
+"""`python -m denoiser train|evaluate|train-classifier|fetch-mnist`: the command-line face of the package.
 
 Bad arguments end with one line on stderr and exit status 2; missing data or files with
 exit status 1 and the reason, never a traceback.
@@ -113,7 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=1234)
     evaluate.add_argument("--noise", choices=["gaussian", "salt_and_pepper", "speckle"], default="gaussian")
     evaluate.add_argument("--data-dir", type=Path, help="folder with the MNIST idx .gz files")
+
+    fetch = commands.add_parser("fetch-mnist", help="make a folder hold the four MNIST idx files")
+    fetch.add_argument("folder", type=Path, help="kept as it is when it holds them, else downloaded into")
     return parser
+
+
+def run_fetch_mnist(args: argparse.Namespace) -> int:
+    """The image's build step: MNIST where MNIST_DIR says, from the build context or the network."""
+    from denoiser.data import ensure_idx_dir
+
+    print(ensure_idx_dir(args.folder))
+    return 0
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -228,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     from denoiser.data import DataUnavailable
 
     try:
-        commands = {"train": run_train, "evaluate": run_evaluate, "train-classifier": run_train_classifier}
+        commands = {
+            "train": run_train,
+            "evaluate": run_evaluate,
+            "train-classifier": run_train_classifier,
+            "fetch-mnist": run_fetch_mnist,
+        }
         return commands[args.command](args)
     except (ValueError, DataUnavailable, FileNotFoundError, OSError) as error:
         print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)

@@ -110,6 +110,35 @@ def load_idx_dir(data_dir: str | os.PathLike) -> Mnist:
     )
 
 
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """One idx `.gz` file of uint8 images (N, rows, cols) or labels (N,), written to a temporary
+    name and renamed, so a reader never sees half a file."""
+    path = Path(path)
+    magic = IMAGE_MAGIC if array.ndim == 3 else LABEL_MAGIC
+    header = struct.pack(f">{1 + array.ndim}I", magic, *array.shape)
+    partial = path.with_name(f".{path.name}.tmp")
+    with gzip.open(partial, "wb") as handle:
+        handle.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    os.replace(partial, path)
+
+
+def ensure_idx_dir(data_dir: str | os.PathLike) -> str:
+    """Make `data_dir` hold the four idx files: kept when they are there and load, else
+    written from Keras's download. What it did, in words (the image's build step prints it)."""
+    data_dir = Path(data_dir)
+    if all((data_dir / name).is_file() for name in MNIST_FILES.values()):
+        loaded = load_idx_dir(data_dir)
+        return f"MNIST in {data_dir}: the given idx files ({len(loaded.x_train)} training digits)"
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {"train_images": x_train, "train_labels": y_train, "test_images": x_test, "test_labels": y_test}
+    for key, name in MNIST_FILES.items():
+        write_idx(data_dir / name, arrays[key])
+    return f"MNIST in {data_dir}: downloaded through Keras ({len(x_train)} training digits)"
+
+
 def load_keras() -> Mnist:
     """Keras's cached (or freshly downloaded) mnist.npz, for users without a local copy."""
     import keras

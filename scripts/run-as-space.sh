@@ -9,8 +9,8 @@
 #   - the files `COPY . .` would copy (the rules in .dockerignore) in /home/user/app, read-only;
 #   - the user with uid 1000, HOME=/home/user, an empty runs folder (a fresh container);
 #   - the Dockerfile's ENV, and its CMD run by sh in the app folder.
-# One addition: MNIST_DIR (default ../shared/data/mnist) is passed through, because the image
-# downloads MNIST at build time and this machine may have no network (docs/deploy.md).
+# One change: MNIST_DIR is the local idx files (default ../shared/data/mnist), not the image's
+# mnist-idx/, which the image's build step fills (docs/deploy.md).
 # --prepare-only builds the environment and the copy, then exits without starting the server.
 # Runs as root (to create the user and switch to it) or as uid 1000 itself.
 set -euo pipefail
@@ -23,7 +23,7 @@ SPACE_UID=1000
 SPACE_HOME=/home/user
 SPACE_APP=/home/user/app
 # shellcheck disable=SC2016  # $PORT is expanded by the sh that runs it, as in the container
-SPACE_CMD='exec streamlit run app.py --server.port=$PORT --server.address=0.0.0.0'
+SPACE_CMD='exec python -m denoiser.page.warmup app.py --server.port=$PORT --server.address=0.0.0.0'
 DOCKERFILE_ENV=(
   HOME=/home/user
   PORT="${PORT:-7860}"
@@ -33,6 +33,11 @@ DOCKERFILE_ENV=(
   TF_NUM_INTEROP_THREADS=1
   OMP_NUM_THREADS=2
   STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION=false
+  MNIST_DIR=/home/user/app/mnist-idx
+  DENOISER_TRAINING=on
+  DENOISER_MAX_IMAGES=300000
+  DENOISER_COOLDOWN_S=300
+  DENOISER_COOLDOWN_PER=server
 )
 BASE_IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 

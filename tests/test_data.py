@@ -83,3 +83,33 @@ def test_bundled_sample_is_real_test_digits_of_every_class(mnist):
 def test_checksum_tells_datasets_apart(mnist):
     assert mnist.checksum == data.checksum(mnist.x_train, mnist.y_train)
     assert data.checksum(mnist.x_train[:100], mnist.y_train[:100]) != mnist.checksum
+
+
+def test_idx_files_written_from_arrays_read_back_as_the_real_files(mnist_path, tmp_path):
+    # The image's build step writes Keras's download in the idx format when no files are given.
+    real = data.load_idx_dir(mnist_path)
+    for key, name in data.MNIST_FILES.items():
+        magic = data.IMAGE_MAGIC if key.endswith("images") else data.LABEL_MAGIC
+        data.write_idx(tmp_path / name, data.read_idx(mnist_path / name, magic))
+    written = data.load_idx_dir(tmp_path)
+    assert written.checksum == real.checksum
+    assert np.array_equal(written.x_test, real.x_test) and np.array_equal(written.y_test, real.y_test)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_fetch_mnist_keeps_the_given_files_and_downloads_into_an_empty_folder(
+    mnist_path, tmp_path, monkeypatch
+):
+    given = tmp_path / "given"
+    shutil.copytree(mnist_path, given)
+    assert data.ensure_idx_dir(given) == f"MNIST in {given}: the given idx files (60000 training digits)"
+    import keras
+
+    sample, labels = data.load_sample()
+    digits = np.round(sample * 255).astype(np.uint8)
+    monkeypatch.setattr(
+        keras.datasets.mnist, "load_data", lambda: ((digits, labels), (digits[:10], labels[:10]))
+    )
+    empty = tmp_path / "empty"
+    assert "downloaded through Keras (500 training digits)" in data.ensure_idx_dir(empty)
+    assert np.array_equal(data.load_idx_dir(empty).y_test, labels[:10])

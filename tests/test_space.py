@@ -10,6 +10,7 @@ in CI (CI=true), where that is a failure. They replace /home/user/app and /home/
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -116,7 +117,7 @@ def test_the_script_runs_the_dockerfiles_command_as_its_user():
 def test_the_script_sets_the_dockerfiles_environment():
     env = dockerfile_env()
     path = env.pop("PATH")
-    assert script_env() == env
+    assert script_env() == env  # the script then points MNIST_DIR at the local idx files
     local_bin = f"{env['HOME']}/.local/bin:"
     assert path.startswith(local_bin)
     assert f'"PATH={local_bin}' in SCRIPT.read_text()
@@ -217,6 +218,13 @@ def space(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(space):
+    with chromium() as browser:
+        yield browser
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium through Playwright, closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -268,7 +276,11 @@ def test_the_dockerfiles_healthcheck_passes(space):
 
 
 def test_the_page_shows_noisy_denoised_and_original(space, browser):
-    url, _ = space
+    shows_the_panels(browser, space[0])
+
+
+def shows_the_panels(browser, url: str) -> None:
+    """The page at `url` opens on a sample digit's three panels, with no exception shown."""
     page = browser.new_page(viewport={"width": 1200, "height": 1250})
     page.goto(url)
     assert_three_panels(panel_captions(page))  # the page opens on a sample digit
@@ -290,7 +302,13 @@ def digit_png() -> bytes:
 @pytest.fixture
 def embedding_site(space):
     """A page on another site (localhost, not 127.0.0.1) that shows the app in an iframe, as Spaces do."""
-    url, _ = space
+    with embedding(space[0]) as site:
+        yield site
+
+
+@contextlib.contextmanager
+def embedding(url: str):
+    """The URL of a page on another site (localhost, not 127.0.0.1) showing `url` in an iframe."""
     body = f'<iframe src="{url}/" style="width: 1150px; height: 1200px; border: 0"></iframe>'.encode()
 
     class Embed(http.server.BaseHTTPRequestHandler):
@@ -310,9 +328,14 @@ def embedding_site(space):
 
 
 def test_an_upload_works_inside_a_cross_site_iframe(space, browser, embedding_site):
+    uploads_in_an_iframe(browser, embedding_site)
+
+
+def uploads_in_an_iframe(browser, site: str) -> None:
+    """An upload on the app embedded by `site` is accepted and gives three panels."""
     # The iframe's cookies are third-party: with XSRF protection on, the upload gets a 403.
     page = browser.new_page(viewport={"width": 1200, "height": 1250})
-    page.goto(embedding_site)
+    page.goto(site)
     frame = page.frame_locator("iframe")
     frame.get_by_role("tab", name="Upload").click(timeout=120_000)
     upload = {"name": "digit.png", "mimeType": "image/png", "buffer": digit_png()}

@@ -15,6 +15,7 @@ import bisect
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,8 @@ def discover(weights: Path | None = None, runs: Path | None = None) -> list[Mode
     )
     retrained = []
     for path in model_files(runs, recursive=True):
+        if not zipfile.is_zipfile(path):  # still arriving where a rename is a copy (a storage bucket)
+            continue
         name = path.relative_to(runs).with_suffix("").as_posix()
         sidecar_name = storage.read_sidecar(path).get("name")
         entry = make_entry(path, f"runs/{name}", f"{sidecar_name or name} (retrained)", True)

@@ -27,6 +27,7 @@ from denoiser.page import catalog, session
 from denoiser.page.retrain_form import chosen_config, format_duration, settings
 from denoiser.train import Progress, TrainConfig
 from denoiser.training import preflight, recipes, supervisor
+from denoiser.training import settings as settings_module
 from denoiser.training.settings import Options
 
 POLL_SECONDS = 1.0  # how often an open page reads the job's progress while one runs
@@ -139,7 +140,7 @@ def start(slot: supervisor.TrainingJobs) -> None:
             token,
             config,
             watch_for(session.current_digit()),
-            visitor=visitor_address(),
+            visitor=cooldown_key(options),
             cooldown_s=options.cooldown_s,
         )
     except supervisor.StartRefused as refusal:
@@ -148,8 +149,13 @@ def start(slot: supervisor.TrainingJobs) -> None:
     st.query_params[TOKEN] = token  # a reload keeps it: the owner stays the owner
 
 
-def visitor_address() -> str:
-    """Whom the cooldown counts: the visitor's IP address where Streamlit knows it, else this page."""
+def cooldown_key(options: Options) -> str:
+    """Whom the cooldown counts. Per server (DENOISER_COOLDOWN_PER=server, the image's default):
+    every start, whoever made it, so no reload, tab or browser resets it. Per visitor: the IP
+    address where Streamlit knows it (behind a proxy, the proxy's), else this page's session,
+    which a reload replaces."""
+    if options.cooldown_per == "server":
+        return settings_module.WHOLE_SERVER
     return st.context.ip_address or visitor()
 
 

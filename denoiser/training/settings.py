@@ -12,6 +12,7 @@ MAX_EPOCHS = 20  # the epochs slider's top, unless DENOISER_MAX_EPOCHS says othe
 MIN_EPOCHS = 2  # classic at σ 0.2 on 20,000 digits beats the noisy input from 2 epochs (docs/retrain.md)
 TRAIN_SIZES = (20000, 60000)  # 6,000 digits made models worse than no denoising (docs/retrain.md)
 OFF = ("0", "false", "no", "off")  # DENOISER_TRAINING values that hide the section
+WHOLE_SERVER = "this server"  # the cooldown's visitor when DENOISER_COOLDOWN_PER=server
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Options:
     keep: int = KEEP_RUNS  # DENOISER_KEEP_RUNS: retrained models kept in the runs folder
     max_images: int | None = None  # DENOISER_MAX_IMAGES: a cap on epochs × digits of one job
     cooldown_s: int = 0  # DENOISER_COOLDOWN_S: seconds a visitor waits between two starts
+    cooldown_per: str = "visitor"  # DENOISER_COOLDOWN_PER=server: one start per cooldown for everyone
     threads: int = (
         1  # DENOISER_TRAINING_THREADS: the child's compute threads (default: leave the page a core)
     )
@@ -42,6 +44,7 @@ class Options:
             keep=env_int(environ, "DENOISER_KEEP_RUNS", KEEP_RUNS, minimum=1),
             max_images=max_images or None,
             cooldown_s=env_int(environ, "DENOISER_COOLDOWN_S", 0, minimum=0),
+            cooldown_per=env_choice(environ, "DENOISER_COOLDOWN_PER", ("visitor", "server")),
             threads=env_int(environ, "DENOISER_TRAINING_THREADS", default_threads(environ), minimum=1),
             own_session=env_int(environ, "DENOISER_TRAINING_OWN_SESSION", 0, minimum=0) > 0,
         )
@@ -75,6 +78,14 @@ def training_switch(environ: dict[str, str]) -> bool:
     if text in ("", "1", "true", "yes", "on"):
         return True
     raise ValueError(f"DENOISER_TRAINING must be on or off, got {text!r}")
+
+
+def env_choice(environ: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` from the environment; the first when unset."""
+    text = environ.get(name, "").strip().lower() or choices[0]
+    if text not in choices:
+        raise ValueError(f"{name} must be {' or '.join(choices)}, got {text!r}")
+    return text
 
 
 def env_int(environ: dict[str, str], name: str, default: int, minimum: int) -> int:

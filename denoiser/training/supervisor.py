@@ -41,7 +41,7 @@ from denoiser import worker
 from denoiser.train import Progress, TrainConfig
 from denoiser.training import estimate, preflight, protocol, recipes, runs
 from denoiser.training.lock import LOCK_NAME, MachineLock
-from denoiser.training.settings import KEEP_RUNS
+from denoiser.training.settings import KEEP_RUNS, WHOLE_SERVER
 
 LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,8 +222,9 @@ class TrainingJobs:
         since = time.monotonic() - self._last_start.get(visitor, -1e12)
         if since < cooldown_s:
             wait = int(cooldown_s - since) + 1
+            whom = "on this server" if visitor == WHOLE_SERVER else "per visitor"
             raise StartRefused(
-                f"You can start another training in {wait} s (one per visitor every {int(cooldown_s)} s)."
+                f"You can start another training in {wait} s (one {whom} every {int(cooldown_s)} s)."
             )
 
     def preflight(self) -> None:
