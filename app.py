@@ -57,10 +57,7 @@ def main() -> None:
     session.init_state()
     st.html(STYLE)
     st.title("Denoising autoencoder")
-    st.caption(
-        "Pick, draw or upload a digit, add noise (Gaussian, salt and pepper or speckle), and watch a "
-        "small network take it away, beside classical filters that learned nothing."
-    )
+    st.caption("Pick, draw or upload a digit, add noise, and watch a small network take it away.")
     training = retrain.follow_training()  # before discovery: a model that just finished is listed
     entries = catalog.offered()
     loaded = resources.load_models(entries)
