@@ -30,6 +30,11 @@ def default_digit_and_field() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return clean, z, u, c
 
 
+def choose(page, label: str) -> None:
+    """Click one option of the Noise choice (a row of toggle buttons under the panels)."""
+    page.locator(".st-key-noise_choice").get_by_text(label, exact=True).click()
+
+
 def rounded(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
@@ -50,7 +55,7 @@ def test_a_kind_switched_in_the_browser_scrubs_live_with_the_servers_pixels(
     model = storage.load_model(next(e for e in entries if e.key == catalog.default_key(entries, kind)).path)
     with browser_page(server, chromium) as page:
         assert page.get_by_role("slider", name="Noise σ").count() == 1  # Gaussian first, the default
-        page.get_by_role("button", name=label, exact=True).click()
+        choose(page, label)
         page.get_by_role("slider", name=slider_name).wait_for(timeout=60_000)
         page.locator(LIVE_READY).wait_for(timeout=60_000)
         settle(page)
@@ -63,7 +68,7 @@ def test_a_kind_switched_in_the_browser_scrubs_live_with_the_servers_pixels(
                 0, ..., 0
             ]
             assert np.abs(pixels(page, "denoised").astype(int) - rounded(denoised)).max() <= 1
-        page.get_by_role("button", name="Gaussian", exact=True).click()
+        choose(page, "Gaussian")
         page.get_by_role("slider", name="Noise σ").wait_for(timeout=60_000)
         page.locator(LIVE_READY).wait_for(timeout=60_000)
         go_to(page, 0.2)
