@@ -295,9 +295,14 @@ def test_compare_shows_every_models_output(tmp_path, monkeypatch):
     assert len(at.image) == 3
     at.toggle(key="compare").set_value(True).run()
     assert not at.exception
-    assert at.subheader[0].value == "Every model on this input at σ = 0.50"
+    assert at.subheader[0].value == "Every model on this input at σ 0.50"
     compared = captions(at)[3:]
-    assert [c.split(" ·")[0] for c in compared] == ["classic", "other"]
+    assert [c.split(" ·")[0] for c in compared] == [
+        "classic",
+        "other",
+        "median 3×3 (filter)",
+        "Gaussian blur (filter)",
+    ]
     assert all(PSNR.search(c) for c in compared)
 
 
@@ -438,7 +443,9 @@ def test_sweep_matches_the_model_called_on_one_image_and_psnr_by_its_formula():
     result = sweep.run(model, clean, field)
     assert result.sigmas == sweep.GRID and result.denoised.shape == (101, 28, 28)
     i = result.index(0.37)
-    expected_noisy = np.clip(clean + 0.37 * field, 0.0, 1.0)  # the seed recipe's noise, written out
+    expected_noisy = np.clip(
+        clean + 0.37 * field[0], 0.0, 1.0
+    )  # the seed recipe's noise on the field's z, written out
     np.testing.assert_allclose(result.noisy[i], expected_noisy, atol=1e-6)
     expected_denoised = keras.ops.convert_to_numpy(model(expected_noisy[None, ..., None], training=False))[
         0, ..., 0
