@@ -11,6 +11,7 @@ before, and "scores_by_noise" for every kind) and the filters' denoiser/assets/f
 
     python bench/quality.py                  # full test set, updates sidecars and the chart
     python bench/quality.py --limit 500      # a quick look; writes nothing unless asked
+    python bench/quality.py --limit 2000 --write   # the first 2,000 digits, written (the sidecar says so)
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[evaluate.Sco
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--kinds", default=",".join(noise.KINDS), help="noise kinds, comma-separated")
     parser.add_argument("--chart", type=Path, help="where to draw the chart (default docs/quality.png)")
+    parser.add_argument("--write", action="store_true", help="write the scores even with --limit")
     args = parser.parse_args(argv)
     kinds = [noise.check_kind(k.strip()) for k in args.kinds.split(",") if k.strip()]
-    full = args.limit is None and len(kinds) == len(noise.KINDS)
+    full = (args.limit is None or args.write) and len(kinds) == len(noise.KINDS)
     mnist = data.load_mnist()
     images, labels = mnist.x_test[: args.limit], mnist.y_test[: args.limit]
     classifier = storage.load_model(args.weights / "classifier.keras")
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[evaluate.Sco
         print(f"\n{noise.LABELS[kind]} noise, {len(images):,} test digits, noise seed {SEED}")
         print(table(results[kind]))
     if full:
-        write_scores(paths, results)
+        write_scores(paths, results, len(images))
     chart_path = args.chart or (ROOT / "docs" / "quality.png" if full else None)
     if chart_path:
         chart(results, chart_path)
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[evaluate.Sco
     return results
 
 
-def write_scores(paths: list[Path], results: dict[str, dict[str, list[evaluate.Score]]]) -> None:
+def write_scores(paths: list[Path], results: dict[str, dict[str, list[evaluate.Score]]], size: int) -> None:
     """Each model's rows into its sidecar, the filters' into the package's filter_scores.json."""
     rows = lambda name: {kind: [s.as_dict() for s in by_name[name]] for kind, by_name in results.items()}  # noqa: E731
     for path in paths:
@@ -133,9 +135,10 @@ def write_scores(paths: list[Path], results: dict[str, dict[str, list[evaluate.S
         side["scores"] = rows(path.stem)[noise.DEFAULT_KIND]
         side["scores_by_noise"] = rows(path.stem)
         side["scores_seed"] = SEED
+        side["scores_size"] = size  # the first N test digits the rows were measured on
         side.setdefault("noise", [noise.DEFAULT_KIND])  # earlier sidecars: trained on Gaussian noise only
         storage.write_json_atomic(storage.sidecar_path(path), side)
-    measured = {name: rows(name) | {"seed": SEED} for name in filters.FILTERS}
+    measured = {name: rows(name) | {"seed": SEED, "size": size} for name in filters.FILTERS}
     storage.write_json_atomic(FILTER_SCORES, measured)
     print(f"scores written to {len(paths)} sidecars and {FILTER_SCORES.relative_to(ROOT)}")
 
