@@ -56,8 +56,9 @@ def prepare() -> float:
     clean = images[0]  # the sample tab opens on the first example of the first digit's class
     field = noise.noise_field((28, 28), seed=0)  # session.init_state's first noise
     model = loaded[key]
-    resources.sweep_of(model, entry.key, entry.version, clean, field, (session.DEFAULT_SIGMA,))
-    results.sweep_at(entry, model, clean, field, sweep.GRID)
+    kind = noise.DEFAULT_KIND  # passed as the page passes it, so the caches' keys are the same
+    resources.sweep_of(model, entry.key, entry.version, clean, field, (session.DEFAULT_SIGMA,), kind)
+    results.sweep_at(entry, model, clean, field, sweep.GRID, kind)
     inside.prepare(entry, model)
     return time.perf_counter() - started
 
