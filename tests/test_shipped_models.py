@@ -72,11 +72,15 @@ def test_quality_bench_runs_on_a_subset(tmp_path, mnist_path, monkeypatch):
     import quality
 
     results = quality.main(["--limit", "200", "--chart", str(tmp_path / "q.png")])
-    assert list(results)[:2] == ["classic", "blind"]
+    assert list(results) == ["gaussian", "salt_and_pepper", "speckle"]  # a table per kind
+    assert list(results["gaussian"])[:3] == ["classic", "blind", "mixture"]
+    assert list(results["gaussian"])[-2:] == ["median3", "blur"]  # the filters, scored the same way
     assert (tmp_path / "q.png").stat().st_size > 10_000
-    at = {round(s.sigma, 1): s for s in results["blind"]}
+    at = {round(s.sigma, 1): s for s in results["gaussian"]["blind"]}
     assert at[0.5].psnr > at[0.5].noisy_psnr + 8
     assert at[0.7].accuracy > at[0.7].noisy_accuracy
+    salted = {round(s.sigma, 1): s for s in results["salt_and_pepper"]["median3"]}
+    assert salted[0.1].psnr > salted[0.1].noisy_psnr + 5
 
 
 def _sidecar_scores(name):
