@@ -25,7 +25,7 @@ from helpers import captions, networks, open_page
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from denoiser import data, noise, storage
+from denoiser import data, filters, noise, storage
 from denoiser.page import catalog, charts, panels, sweep, uploads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,14 @@ def test_slider_scales_one_noise_field_and_new_noise_draws_another():
 
 def test_model_switch_changes_the_denoised_panel(tmp_path, monkeypatch):
     copy_model("classic", tmp_path, "classic")
-    copy_model("classic", tmp_path, "other", description="A second model for the test.", scores=[])
+    copy_model(
+        "classic",
+        tmp_path,
+        "other",
+        description="A second model for the test.",
+        scores=[],
+        scores_by_noise={},
+    )
     monkeypatch.setenv("DENOISER_WEIGHTS_DIR", str(tmp_path))
     at = open_page("MNIST sample")
     assert networks(at.radio(key="model").options) == [
@@ -360,7 +367,9 @@ def test_about_the_models_charts_scores_with_a_rule_at_sigma():
     psnr = specs[0]
     lines, rule = psnr["layer"]
     models = {row["model"] for row in lines["data"]["values"]}
-    assert models == {"classic", charts.NOISY}
+    filter_labels = {item.label for item in filters.FILTERS.values()}
+    assert filter_labels == {"median 3×3 (filter)", "Gaussian blur (filter)"}
+    assert models == {"classic", charts.NOISY} | filter_labels  # the filters drawn beside the network
     assert rule["data"]["values"] == [{"sigma": 0.3}]
     assert len(specs) == 2  # the shipped sidecar has classifier accuracies: their chart is drawn
     accuracy_lines, accuracy_rule = specs[1]["layer"]
@@ -368,7 +377,7 @@ def test_about_the_models_charts_scores_with_a_rule_at_sigma():
         "classic",
         charts.NOISY,
         charts.CLEAN,
-    }
+    } | filter_labels
     assert accuracy_rule["data"]["values"] == [{"sigma": 0.3}]
 
 

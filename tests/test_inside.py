@@ -100,13 +100,13 @@ def test_open_classic_shows_its_code_filters_and_mixed_codes(shipped, samples, c
     assert len(images(at)) == 5  # code noisy, code clean, filters, responses, strip
     assert all(url.endswith(".png") for url in images(at))  # sent as PNG: JPEG would blur the squares
     captions = [c for image in expander(at).image for c in image.captions]
-    assert captions[:2] == ["Noisy input, σ = 0.50", "Clean digit"]
+    assert captions[:2] == ["Noisy input, σ 0.50", "Clean digit"]
     words = texts(at)
     assert "**The code** (classic)" in words
     assert "16 maps of 7×7: as many numbers as the image has pixels" in words
     assert "The 32 filters of the first layer" in words
     assert "not a generative model" in words and "ghostly overlay" in words
-    distance = float(words.split("at σ = 0.50: **")[1].split("**")[0])
+    distance = float(words.split("at σ 0.50: **")[1].split("**")[0])
     assert 0.05 < distance < 2.0
     assert at.segmented_control(key=inside.OTHER_DIGIT_KEY).value == 8
     assert calls["watch"] == 1  # one watcher per model, built once
@@ -130,7 +130,7 @@ def test_distance_is_zero_without_noise(shipped, samples, calls):
     at = section(shipped, samples, "classic", sigma=0.0)
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()
-    assert "at σ = 0.00: **0.00**" in texts(at)
+    assert "at σ 0.00: **0.00**" in texts(at)
 
 
 def test_a_sigma_move_while_open_is_one_small_model_call(shipped, samples, calls, monkeypatch):
@@ -146,7 +146,7 @@ def test_a_sigma_move_while_open_is_one_small_model_call(shipped, samples, calls
     at.args = (entry, model, clean, field, 0.8, samples_)
     at.run()
     assert calls == {"look": before["look"] + 1, "watch": before["watch"]} and batches == [2]
-    assert "at σ = 0.80: **" in texts(at)
+    assert "at σ 0.80: **" in texts(at)
     after = images(at)
     # The noisy code and the responses to the noisy input change, and the clean code's brightness
     # with them (one scale for both); the filters and the mixed codes do not depend on σ.
@@ -178,7 +178,7 @@ def test_a_sigma_off_the_slider_grid_is_shown_too(shipped, samples, calls):
     at.session_state[inside.EXPANDER_KEY] = True
     at.run()
     assert not at.exception and len(images(at)) == 5
-    assert "at σ = 0.12: **" in texts(at)
+    assert "at σ 0.12: **" in texts(at)
 
 
 def test_picking_another_digit_changes_the_strip(shipped, samples, calls):

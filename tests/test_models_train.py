@@ -109,7 +109,10 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, mnist):
     assert side["recipe"] == "classic" and side["sigma"] == "0.5" and side["epochs"] == 1
     assert side["data"]["checksum"].startswith("sha256:") and side["data"]["train_size"] == 512
     assert side["scores"] == [{"sigma": 0.5, "psnr": 1.0}]
-    assert side["config"] == dataclasses.asdict(config) | {"sigma_range": list(config.sigma_range)}
+    assert side["config"] == dataclasses.asdict(config) | {
+        "sigma_range": list(config.sigma_range),
+        "noise": list(config.noise),
+    }
 
 
 def test_interrupted_save_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
