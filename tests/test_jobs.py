@@ -122,10 +122,8 @@ def test_one_job_at_a_time_and_only_its_owner_can_cancel(slot):
     assert wait_for(lambda: slot.snapshot().status == "running")
     pid = slot.snapshot().pid  # the real worker: below the server's priority, in the server's autogroup
     assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + worker.NICE
-    assert (
-        Path(f"/proc/{pid}/autogroup").read_text().split()[0]
-        == Path("/proc/self/autogroup").read_text().split()[0]
-    )
+    # Where a cgroup rather than an autogroup shares the CPU (CI's container) the kernel prints nothing.
+    assert Path(f"/proc/{pid}/autogroup").read_text() == Path(f"/proc/{os.getpid()}/autogroup").read_text()
     with pytest.raises(supervisor.StartRefused, match="already running on this server"):
         slot.start("bob", classic(**BAD))  # bob is told it is busy, not given a second job
     assert slot.snapshot().owner == "alice"
