@@ -23,7 +23,7 @@ from helpers import browser_page, settle
 from PIL import Image
 from test_browser import open_draw_tab, pixels
 
-from bench.browser import LIVE_SLIDER, live_labels, live_sigma
+from bench.browser import LIVE, LIVE_SLIDER, live_labels, live_sigma, wait_live
 from denoiser import data, noise, storage
 from denoiser.page import catalog, panels, payload, sweep
 from denoiser.page.live import NAME as COMPONENT_NAME
@@ -232,7 +232,7 @@ def test_compare_all_models_scrubs_every_model_together_and_the_chart_marker_fol
         compared.first.wait_for(timeout=60_000)
         settle(page)
         labels = compared.evaluate_all("cs => cs.map(c => c.getAttribute('aria-label'))")
-        assert len(labels) == len(catalog.discover()) and all(
+        assert len(labels) == len(catalog.offered()) and all(
             label.startswith("Denoised by ") for label in labels
         )
         marker = page.locator(".dn-live .dn-marker")
@@ -371,6 +371,19 @@ def test_a_sigma_the_server_never_heard_arrives_with_no_key_press(server, chromi
         assert page.get_by_role("radio", name=re.compile(r"at σ 0\.51")).count() >= 1  # the sidebar too
 
 
+def test_a_sigma_the_server_answered_is_sent_once(server, chromium):
+    """The server's receipt stops the resending: a σ that arrived costs one run, not six."""
+    losses = {}
+    with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
+        page.locator(LIVE_SLIDER).focus()
+        page.keyboard.press("ArrowRight")
+        server_text(page, r"at σ 0\.51")
+        settle(page)
+        page.wait_for_timeout(3_000)  # three times the idle second after which an unanswered σ is resent
+        assert page.locator(".dn-receipt").get_attribute("data-asked") == "1"
+        assert losses.get("resent", 0) == 0 and page.locator(LIVE).get_attribute("data-resent") is None
+
+
 def test_a_sigma_whose_answer_was_lost_is_redrawn_with_no_key_press(server, chromium):
     losses = {}
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
@@ -388,6 +401,12 @@ def test_strokes_each_followed_at_once_by_a_burst_of_keys_end_at_the_sigma_the_k
     with browser_page(server, chromium) as page:
         open_draw_tab(page)
         box = page.locator("canvas.upper-canvas").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.7, steps=5)
+        page.mouse.up()  # the first stroke: the panels are new here, and their slider waits for them
+        wait_live(page)
+        assert live_sigma(page) == "0.50"
         for n in range(3):
             page.mouse.move(box["x"] + box["width"] * (0.3 + 0.15 * n), box["y"] + box["height"] * 0.5)
             page.mouse.down()
@@ -395,6 +414,7 @@ def test_strokes_each_followed_at_once_by_a_burst_of_keys_end_at_the_sigma_the_k
                 box["x"] + box["width"] * (0.4 + 0.15 * n), box["y"] + box["height"] * 0.6, steps=5
             )
             page.mouse.up()  # a new digit: its run starts now, and the keys come at once
+            page.locator(LIVE_SLIDER).hover()  # the visitor's pointer leaves the canvas for the slider
             page.locator(LIVE_SLIDER).focus()
             for _ in range(7):
                 page.keyboard.press("ArrowRight")

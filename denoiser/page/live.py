@@ -21,7 +21,7 @@ import streamlit as st
 from denoiser.page import catalog, panels, session
 
 LOG = logging.getLogger(__name__)
-KEY = "live"  # session-state key of the component's own state: {"sigma": …, "ready": …, "drawn": …, "resent": …}
+KEY = "live"  # session-state key of the component's own state: {"sigma", "asked", "ready", "drawn", "resent"}
 NAME = "denoiser.live_panels"
 ASSETS = resources.files("denoiser.page") / "assets"
 
@@ -92,11 +92,21 @@ def mount(data: dict[str, Any]) -> bool:
         data=data,
         on_sigma_change=take_sigma,
         on_ready_change=lambda: None,
+        on_asked_change=lambda: None,  # the σ's number, echoed by `receipt`
         on_resent_change=session.forget_page_sigma,  # a σ whose reply never came: redraw the whole page
         on_drawn_change=lambda: None,  # a quick answer is on screen: `results.complete` sweeps the rest
     )
     st.session_state[MOUNTED] = True
     return True
+
+
+def receipt() -> None:
+    """After the component: a hidden element with the number of the last σ its slider sent
+    (the `asked` state). The panels take it as the server's acknowledgement and stop resending;
+    it changes on every σ while their data (the whole sweep) stays the same message."""
+    asked = int(component_state().get("asked") or 0)
+    with st.container(key="live_receipt"):  # hidden by the component's CSS
+        st.html(f'<div class="dn-receipt" data-asked="{asked}" hidden></div>')
 
 
 def start_run() -> None:

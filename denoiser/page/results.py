@@ -85,9 +85,11 @@ def show(
         sigmas = sweep.sigmas_for(sigma)  # the grid's sweep, cached: a release makes no model call
     server_sigma, serial = session.server_sigma(live.remounted())
     with slot:
-        live.mount(
+        mounted = live.mount(
             payload.with_raw(payload.with_sigma(data, server_sigma, serial, live.ready()), session.raw_view())
         )
+    if mounted:
+        live.receipt()
     download(entry, model, clean, field, sigma, sigmas, kind)
 
 

@@ -23,6 +23,10 @@ const RESEND_IDLE_MS = 1000;
 const RESEND_CHECK_MS = 200;
 const RESEND_TRIES = 5;
 const RUNNING = '[data-testid="stStatusWidget"]'; // Streamlit's "Running…" indicator
+// The server's receipt: a hidden element it redraws on every run with the number of the last σ
+// it was sent (`live.receipt`). It is small and changes alone, so the panels' own data (the
+// whole sweep, sent once per digit) need not carry it.
+const RECEIPT = ".dn-receipt";
 // What the slider moves, per noise kind (the server sends it; this is Gaussian noise's).
 const AMOUNT = { kind: "gaussian", name: "Noise σ", symbol: "σ", help: "" };
 
@@ -75,7 +79,8 @@ function createView(root) {
     frameAt: new Map(), // slider position → row in the data's arrays
     serial: null, // the server's σ serial last applied
     sentIndex: null,
-    awaiting: null, // the σ (in hundredths) sent and not yet seen in a server reply
+    awaiting: null, // the σ (in hundredths) sent and not yet acknowledged by the server's receipt
+    asked: 0, // how many σ this view has sent: the server's receipt echoes the last it heard
     resends: 0,
     idleSince: null,
     resendTimer: null,
@@ -98,8 +103,17 @@ function createView(root) {
     view.sentIndex = view.index;
     view.awaiting = view.index;
     view.resends = 0;
+    view.asked += 1;
     view.setStateValue("sigma", view.index / 100);
+    view.setStateValue("asked", view.asked); // batched with the σ: one rerun carries both
     watchReply();
+  };
+
+  // The server's receipt shows the number of the σ last sent: this σ arrived and its run's
+  // output reached the page (a receipt is drawn in the run, so a lost reply loses it too).
+  const receiptArrived = () => {
+    const receipt = document.querySelector(RECEIPT);
+    return Boolean(receipt) && Number(receipt.dataset.asked) >= view.asked;
   };
 
   // Until a reply carries the σ sent: when no script runs for RESEND_IDLE_MS, send it again.
@@ -107,6 +121,7 @@ function createView(root) {
     clearInterval(view.resendTimer);
     view.idleSince = null;
     view.resendTimer = setInterval(() => {
+      if (view.awaiting !== null && receiptArrived()) view.awaiting = null;
       if (view.awaiting === null || view.resends >= RESEND_TRIES) {
         clearInterval(view.resendTimer);
         return;
@@ -120,7 +135,8 @@ function createView(root) {
       view.resends += 1;
       view.idleSince = null;
       root.dataset.resent = String(Number(root.dataset.resent || 0) + 1);
-      view.setStateValue("sigma", view.awaiting / 100); // batched with the next: one rerun carries both
+      view.setStateValue("sigma", view.awaiting / 100); // batched with the next: one rerun carries all three
+      view.setStateValue("asked", view.asked);
       view.setStateValue("resent", Number(root.dataset.resent));
     }, RESEND_CHECK_MS);
   };
