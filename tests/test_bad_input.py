@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import struct
-import time
 from pathlib import Path
 
 import keras
@@ -153,7 +152,6 @@ def test_bombs_and_damaged_files_in_every_format_give_one_line_and_no_decoding(n
     monkeypatch.setattr(
         ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self)
     )
-    started = time.perf_counter()
     at = upload("digit.png", content)
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value and "\n" not in at.error[0].value
@@ -161,7 +159,8 @@ def test_bombs_and_damaged_files_in_every_format_give_one_line_and_no_decoding(n
     if "header" in name:  # refused from the header alone: nothing was decoded
         assert decoded == []
         assert len(content) < 400
-    assert time.perf_counter() - started < 30  # the page run itself; nothing near 400 MP was allocated
+    # Nothing near the bomb's size was decoded (a damaged file may decode its few real pixels).
+    assert all(width * height <= uploads.MAX_PIXELS for width, height in decoded), decoded
 
 
 def test_an_animated_png_uses_its_first_frame():

@@ -293,7 +293,6 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
     model = storage.load_model(next(e for e in entries if e.key == catalog.default_key(entries)).path)
     images, labels = data.load_sample()
     clean = images[np.flatnonzero(labels == labels[0])[1]]  # the page's first digit's class, example 1
-    field = noise.noise_field((28, 28), seed=0)
     with browser_page(server, chromium, before_load=hold_drawn) as page:
         live = page.locator(".dn-live")
         assert page.locator(".st-key-reset_models").count() == 1  # the sidebar's button, drawn
@@ -303,10 +302,10 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         settle(page)  # the server has finished its run and is idle: it did not sweep the digit
         received = b"".join(hold["received"])
         assert COMPONENT_NAME.encode() in received and b"Reset to the shipped models" not in received
-        first = sweep.run(model, clean, field, (0.5,))
-        np.testing.assert_array_equal(pixels(page, "original"), panels.to_pixels(clean))
-        np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(first.noisy[0]))
-        np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(first.denoised[0]))
+        noisy, denoised = by_hand(model, clean, (0.5,))  # the first answer: this σ alone
+        np.testing.assert_array_equal(pixels(page, "original"), grey(clean))
+        np.testing.assert_array_equal(pixels(page, "noisy"), noisy[0])
+        assert_same_picture(pixels(page, "denoised"), denoised[0])
         assert len(hold["held"]) == 1  # the browser said it drew them
         page.locator(LIVE_SLIDER).focus()
         page.keyboard.press("ArrowRight")  # σ 0.51 is not in the first answer: the panels stay put
@@ -316,10 +315,9 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         hold["on"] = False  # let the word through: the server sweeps every σ and sends them all
         hold["upstream"].send(hold["held"][0])
         page.locator(".dn-live[data-complete='true'][data-shown='0.51']").wait_for(timeout=60_000)
-        whole = sweep.run(model, clean, field)
-        i = whole.index(0.51)
-        np.testing.assert_array_equal(pixels(page, "noisy"), panels.to_pixels(whole.noisy[i]))
-        np.testing.assert_array_equal(pixels(page, "denoised"), panels.to_pixels(whole.denoised[i]))
+        noisy, denoised = by_hand(model, clean, (0.51,))
+        np.testing.assert_array_equal(pixels(page, "noisy"), noisy[0])
+        assert_same_picture(pixels(page, "denoised"), denoised[0])  # swept in one batch there, alone here
 
 
 def lossy_stream(losses: dict):

@@ -51,7 +51,7 @@ def test_sessions_under_load_each_get_their_own_panels_and_memory_stays_flat(mni
     assert len(results.served["single"]) == 4 and len(results.served["loaded"]) == 12
     assert len(results.painted["memory"]) == 40 and len(results.served["memory"]) == 8
     assert results.checked == 4 + 12 + 40
-    # The server hears σ only after the component's 300 ms wait for more keys.
-    assert min(results.served["single"] + results.served["loaded"]) >= 0.25
+    # That a burst of keys is one σ for the server is counted on the websocket, not timed:
+    # tests/test_live_panels.py::test_keys_move_by_their_steps_and_a_burst_sends_one_sigma.
     rss = [mb for _, mb in results.memory_moves]
     assert max(rss[1:]) - rss[1] < 50  # MB: no growth once the session's first sweep is cached
