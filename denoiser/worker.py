@@ -73,23 +73,37 @@ def judged_sigmas(sigma: float | None, sigma_range: tuple[float, float]) -> list
     return inside or [round((lo + hi) / 2, 2)]
 
 
-def verdict(scores: list[dict[str, float]], sigmas: list[float]) -> Verdict:
-    """Better than no denoising at every judged σ, or the first σ where it is not, in words."""
+def verdict(scores: list[dict[str, float]], sigmas: list[float], kind: str = "gaussian") -> Verdict:
+    """Better than no denoising at every judged amount of `kind`, or the first where it is not, in words."""
+    from denoiser import noise  # TensorFlow: imported once the job is read, never before
+
     by_sigma = {round(row["sigma"], 2): row for row in scores}
+    symbol = noise.SYMBOLS[kind]
+    named = "" if kind == noise.DEFAULT_KIND else f" on {noise.LABELS[kind].lower()}"
     for sigma in sigmas:
         row = by_sigma[round(sigma, 2)]
         if not row["psnr"] > row["noisy_psnr"]:
             return Verdict(
                 False,
-                f"worse than no denoising at σ {sigma:g} ({row['psnr']:.1f} dB against "
+                f"worse than no denoising at {symbol} {sigma:g}{named} ({row['psnr']:.1f} dB against "
                 f"{row['noisy_psnr']:.1f} dB for the noisy input): not selected, not saved",
                 sigmas,
             )
     gains = ", ".join(
-        f"σ {s:g}: {by_sigma[round(s, 2)]['psnr']:.1f} dB against {by_sigma[round(s, 2)]['noisy_psnr']:.1f}"
+        f"{symbol} {s:g}: {by_sigma[round(s, 2)]['psnr']:.1f} dB against {by_sigma[round(s, 2)]['noisy_psnr']:.1f}"
         for s in sigmas
     )
-    return Verdict(True, f"better than the noisy input ({gains})", sigmas)
+    return Verdict(True, f"better than the noisy input{named} ({gains})", sigmas)
+
+
+def verdict_on_kinds(scores_by_noise: dict[str, list[dict[str, float]]], sigmas: list[float]) -> Verdict:
+    """Better than no denoising on every kind it was trained on: the first kind where it is not
+    decides; otherwise every kind's gains, in the order trained."""
+    verdicts = [verdict(rows, sigmas, kind) for kind, rows in scores_by_noise.items()]
+    failed = [v for v in verdicts if not v.better]
+    if failed:
+        return failed[0]
+    return Verdict(True, "; ".join(v.text for v in verdicts), sigmas)
 
 
 def plain(error: BaseException) -> str:
@@ -186,10 +200,13 @@ def sidecar_extras(config: Any, when: dt.datetime, verdict_: Verdict, validation
 
     digits = config.train_size or 60000
     recipe = f"{config.model}, {config.epochs} epoch{'s' if config.epochs != 1 else ''} × {digits:,} digits"
+    kinds = tuple(config.noise)
+    on = "" if kinds == ("gaussian",) else f" ({' + '.join(k.replace('_', ' ') for k in kinds)})"
     return {
-        "name": f"{recipe}, σ {config.sigma_label}, {when:%d %b %H:%M:%S}",
+        "name": f"{recipe}, σ {config.sigma_label}{on}, {when:%d %b %H:%M:%S}",
         "description": (
-            f"Retrained on this server on {when:%Y-%m-%d at %H:%M} UTC: {recipe} at σ {config.sigma_label}; "
+            f"Retrained on this server on {when:%Y-%m-%d at %H:%M} UTC: {recipe} at σ {config.sigma_label}"
+            f"{on or ' (Gaussian noise)'}; "
             f"{verdict_.text} on the last {validation_size:,} test digits. "
             f"The recipe: {models.get_spec(config.model).description}"
         ),
@@ -203,7 +220,7 @@ def sidecar_extras(config: Any, when: dt.datetime, verdict_: Verdict, validation
 
 def run(job: Job, channel: Channel) -> int:
     """Load, train, score, judge and (if better than the noisy input) save; 0 unless it failed."""
-    from denoiser import data, evaluate, storage, train
+    from denoiser import data, evaluate, noise, storage, train
 
     fields = dict(job.config)
     fields["sigma_range"] = tuple(fields.get("sigma_range") or (0.0, 1.0))
@@ -218,8 +235,12 @@ def run(job: Job, channel: Channel) -> int:
     sigmas = judged_sigmas(config.sigma, config.sigma_range)
     scored_at = sorted(set(VALIDATION_SIGMAS) | set(sigmas))
     images = mnist.x_test[-job.validation_size :]
-    scores = [s.as_dict() for s in evaluate.evaluate(result.model, images, scored_at)]
-    judged = verdict(scores, sigmas)
+    scores_by_noise = {
+        kind: [s.as_dict() for s in evaluate.evaluate(result.model, images, scored_at, kind=kind)]
+        for kind in config.noise  # judged on each kind it learnt, as the page lists its scores per kind
+    }
+    scores = scores_by_noise.get(noise.DEFAULT_KIND) or next(iter(scores_by_noise.values()))
+    judged = verdict_on_kinds(scores_by_noise, sigmas)
     outcome = {"scores": scores, "verdict": judged.text, "better": judged.better, "seconds": result.seconds}
     outcome["images_per_s"] = result.images_per_s
     if not judged.better:
@@ -227,7 +248,10 @@ def run(job: Job, channel: Channel) -> int:
         return 0
     channel.emit("saving", name=job.name)
     when = dt.datetime.now(dt.UTC)
-    sidecar = train.sidecar(result, scores) | sidecar_extras(config, when, judged, job.validation_size)
+    sidecar = train.sidecar(result, scores_by_noise.get(noise.DEFAULT_KIND, [])) | sidecar_extras(
+        config, when, judged, job.validation_size
+    )
+    sidecar["scores_by_noise"] = scores_by_noise  # `scores` holds Gaussian rows only, as the shipped ones
     storage.save_model_atomic(result.model, Path(job.runs_dir) / f"{job.name}.keras", sidecar)
     channel.emit("done", name=job.name, **outcome)
     return 0

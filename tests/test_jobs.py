@@ -89,6 +89,27 @@ def test_a_job_reports_progress_and_snapshots_then_saves_a_model_that_beats_the_
     assert slot.lock.holder() is None  # the machine is free again
 
 
+def test_a_job_on_salt_and_pepper_is_judged_and_scored_on_that_kind_and_listed_as_such(slot):
+    config = classic(**GOOD, noise=("salt_and_pepper",))
+    slot.start("alice", config, supervisor.Watch(sample_digit(), sigma=0.5, kind="salt_and_pepper"))
+    state = slot.wait(300)
+    assert state.status == "done" and state.better, state.message
+    assert state.verdict.startswith("better than the noisy input on salt and pepper (p 0.5:")
+    entry = {e.key: e for e in catalog.discover(runs=slot.runs_dir, weights=slot.runs_dir / "none")}[
+        state.result_key
+    ]
+    assert "σ 0.5 (salt and pepper)" in entry.label and entry.noise == ("salt_and_pepper",)
+    sidecar = storage.read_sidecar(entry.path)
+    assert sidecar["noise"] == ["salt_and_pepper"] and sidecar["scores"] == []  # no Gaussian rows
+    assert list(sidecar["scores_by_noise"]) == ["salt_and_pepper"]
+    rows = entry.scores_for("salt_and_pepper")
+    assert rows == state.scores and [round(row["sigma"], 1) for row in rows] == list(
+        supervisor.VALIDATION_SIGMAS
+    )
+    assert all(row["psnr"] > row["noisy_psnr"] for row in rows if row["sigma"] == 0.5)
+    assert entry.scores_for("gaussian") == []
+
+
 def test_a_model_worse_than_the_noisy_input_is_neither_saved_nor_selected(slot):
     slot.start("alice", classic(**BAD))
     state = slot.wait(300)

@@ -301,6 +301,27 @@ def test_the_snapshots_follow_the_digit_on_the_panels_at_the_sessions_sigma(runs
     np.testing.assert_array_equal(watch.noise_field, at.session_state["noise_field"])
 
 
+def test_the_form_offers_the_noise_kinds_and_start_trains_on_those_picked(runs, monkeypatch):
+    at = open_page(SAMPLE, noise_kind="salt_and_pepper")
+    kinds = at.pills(key="retrain_noise")
+    assert kinds.options == ["Gaussian", "Salt and pepper", "Speckle"] and kinds.value == ["gaussian"]
+    kinds.set_value(["speckle", "salt_and_pepper"]).run()
+    captured = {}
+    monkeypatch.setattr(
+        supervisor.TrainingJobs,
+        "start",
+        lambda self, owner, config, watch, **kwargs: captured.update(config=config, watch=watch),
+    )
+    at.button(key="retrain_start").click().run()
+    assert captured["config"].noise == ("salt_and_pepper", "speckle")  # in the page's order
+    assert captured["config"].noise_weights is None  # equally often
+    assert captured["watch"].kind == "salt_and_pepper"  # the snapshots show the page's kind
+    assert at.query_params["train_noise"] == "speckle,salt_and_pepper"  # a reload keeps the choice
+    at.pills(key="retrain_noise").set_value([]).run()
+    assert "Pick at least one kind of noise to train on." in [e.value for e in at.sidebar.error]
+    assert "retrain_start" not in button_keys(at)
+
+
 def test_the_snapshots_take_the_sessions_sigma_once_the_live_panels_own_the_slider():
     """Without the server-drawn slider (the live panels run), σ is still the session's, not 0.5."""
 

@@ -108,14 +108,14 @@ def sidebar_section(slot: supervisor.TrainingJobs | None, entries: list[catalog.
 
 
 def watch_for(digit: np.ndarray | None) -> supervisor.Watch:
-    """What the snapshots show: `digit` (else the MNIST sample picked) under the page's noise and σ."""
+    """What the snapshots show: `digit` (else the MNIST sample picked) under the page's noise, kind and σ."""
     if digit is None:
         images, labels = data.load_sample()
         state = st.session_state
         of_class = np.flatnonzero(labels == state.get("sample_digit", int(labels[0])))
         digit = images[of_class[min(int(state.get("sample_index", 0)), len(of_class) - 1)]]
     field = st.session_state.get("noise_field")
-    return supervisor.Watch(np.asarray(digit, np.float32), field, session.sigma())
+    return supervisor.Watch(np.asarray(digit, np.float32), field, session.sigma(), session.noise_kind())
 
 
 def start(slot: supervisor.TrainingJobs) -> None:

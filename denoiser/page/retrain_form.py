@@ -1,4 +1,4 @@
-"""The Retrain section's form: which model, epochs, σ and digits, and how long that should take here.
+"""The Retrain section's form: which model, epochs, σ, noise and digits, and how long that should take here.
 
 The visitor's choices are theirs: kept in the session beside the widgets (Streamlit forgets a
 widget's value on a run that does not draw it) and in the page's URL, so a reload, or a run
@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from denoiser import models
+from denoiser import models, noise
 from denoiser.page import catalog
 from denoiser.train import TrainConfig
 from denoiser.training import estimate, recipes, supervisor
@@ -30,6 +30,7 @@ URL = {  # widget key → the page URL's query parameter that keeps it across re
     "retrain_sigma": "train_sigma",
     "retrain_sigma_range": "train_sigmas",
     "retrain_size": "train_digits",
+    "retrain_noise": "train_noise",
 }
 
 
@@ -54,6 +55,7 @@ def defaults(options: Options, recipe: str) -> dict[str, Any]:
         "retrain_sigma": spec.sigma if spec.sigma is not None else 0.5,
         "retrain_sigma_range": tuple(spec.sigma_range),
         "retrain_size": options.train_sizes[-1],
+        "retrain_noise": [noise.DEFAULT_KIND],
     }
 
 
@@ -64,6 +66,8 @@ def parse(key: str, text: str) -> Any:
         return (low, high)
     if key in ("retrain_epochs", "retrain_size"):
         return int(text)
+    if key == "retrain_noise":
+        return [part for part in text.split(",") if part]
     return round(float(text), 1) if key == "retrain_sigma" else text
 
 
@@ -78,12 +82,16 @@ def allowed(key: str, value: Any, options: Options) -> bool:
         return CLASSIC_SIGMAS[0] <= value <= CLASSIC_SIGMAS[1]
     if key == "retrain_sigma_range":
         return 0.0 <= value[0] <= value[1] <= 1.0
+    if key == "retrain_noise":
+        return isinstance(value, tuple | list) and bool(value) and set(value) <= set(noise.KINDS)
     return value in options.train_sizes
 
 
 def encode(value: Any) -> str:
     """A choice as the URL keeps it."""
-    return ",".join(f"{v:g}" for v in value) if isinstance(value, tuple | list) else f"{value}"
+    if isinstance(value, tuple | list):
+        return ",".join(v if isinstance(v, str) else f"{v:g}" for v in value)
+    return f"{value}"
 
 
 def restore_choices(options: Options) -> None:
@@ -162,6 +170,15 @@ def settings(
             step=0.1,
             **kept("retrain_sigma_range", disabled),
         )
+    st.pills(
+        "Noise to train on",
+        noise.KINDS,
+        selection_mode="multi",
+        format_func=noise.LABELS.get,
+        help="Each training image gets one of the kinds picked, drawn afresh every epoch; "
+        "the model is judged on each of them.",
+        **kept("retrain_noise", disabled),
+    )
     st.radio(
         "Training digits",
         options.train_sizes,
@@ -194,6 +211,15 @@ def show_running(options: Options, state: supervisor.JobState) -> None:
         st.slider("Training σ", 0.0, 1.0, float(config.sigma), 0.1, disabled=True)
     else:
         st.slider("Training σ range", 0.0, 1.0, tuple(config.sigma_range), 0.1, disabled=True)
+    kinds = list(config.noise)
+    st.pills(
+        "Noise to train on",
+        kinds,
+        selection_mode="multi",
+        default=kinds,
+        format_func=noise.LABELS.get,
+        disabled=True,
+    )
     size = config.train_size or 60000
     st.radio("Training digits", [size], format_func=lambda n: f"{n:,}", horizontal=True, disabled=True)
     st.caption(f"The running training's settings. {running_estimate(state)}")
@@ -216,17 +242,22 @@ def chosen_config() -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:
     recipe = state["retrain_recipe"]
     spec = models.get_spec(recipe)
     if spec.sigma is not None:
-        noise: dict[str, Any] = {"sigma": round(float(state.get("retrain_sigma", spec.sigma)), 2)}
+        amounts: dict[str, Any] = {"sigma": round(float(state.get("retrain_sigma", spec.sigma)), 2)}
     else:
         low, high = state.get("retrain_sigma_range", spec.sigma_range)
-        noise = {"sigma": None, "sigma_range": (round(float(low), 2), round(float(high), 2))}
+        amounts = {"sigma": None, "sigma_range": (round(float(low), 2), round(float(high), 2))}
+    kinds = tuple(kind for kind in noise.KINDS if kind in (state.get("retrain_noise") or ()))
+    if not kinds:
+        raise ValueError("Pick at least one kind of noise to train on.")
     shipped = recipes.shipped_sidecar(recipe, catalog.weights_dir())
     config = recipes.retrain_config(
         recipe,
         shipped and shipped[1],
         epochs=int(state["retrain_epochs"]),
         train_size=int(state["retrain_size"]),
-        **noise,
+        noise=kinds,
+        noise_weights=None,  # the kinds picked, equally often
+        **amounts,
     )
     return config, shipped
 

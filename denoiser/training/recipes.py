@@ -48,8 +48,12 @@ def retrain_config(recipe: str, shipped: dict[str, Any] | None, **settings: Any)
 
 
 def describe(config: TrainConfig | None) -> str:
-    """`classic · 5 epochs · σ 0.5 · 60,000 digits`."""
+    """`classic · 5 epochs · σ 0.5 · 60,000 digits`, and the noise kinds where not Gaussian alone
+    (`… · salt and pepper + speckle`)."""
     if config is None:
         return ""
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
-    return f"{config.model} · {epochs} · σ {config.sigma_label} · {config.train_size or 60000:,} digits"
+    text = f"{config.model} · {epochs} · σ {config.sigma_label} · {config.train_size or 60000:,} digits"
+    if tuple(config.noise) != ("gaussian",):
+        text += " · " + " + ".join(kind.replace("_", " ") for kind in config.noise)
+    return text

@@ -65,6 +65,7 @@ class Watch:
     digit: np.ndarray  # 28×28 in [0, 1]
     noise_field: np.ndarray | None = None  # the page's field (noise.noise_field: z, u, c); None: its default
     sigma: float = 0.5
+    kind: str = "gaussian"  # the page's kind of noise (noise.KINDS)
 
 
 @dataclass
@@ -263,6 +264,7 @@ class TrainingJobs:
             if watch.noise_field is not None:
                 job.noise_field = np.asarray(watch.noise_field, np.float32).ravel().round(4).tolist()
             job.sigma = float(watch.sigma)
+            job.noise_kind = str(watch.kind)
         group = {"start_new_session": True} if self.own_session else {"process_group": 0}
         process = subprocess.Popen(
             self.worker_command,
