@@ -90,8 +90,10 @@ def start_streamlit(
 
 # The live panels (denoiser/page/assets/live_panels.*), read the same way by benchmarks and tests.
 
-LIVE = ".dn-live"
-LIVE_SLIDER = ".dn-live .dn-slider"
+# The live panels, never their placeholder (`live.placeholder`: the same markup, inert, which a
+# run that finds the component not ready draws in the panels' place until the component replaces it).
+LIVE = ".dn-live:not(.dn-placeholder)"
+LIVE_SLIDER = f"{LIVE} .dn-slider"
 LIVE_READY = ".dn-live[data-ready='true'][data-complete='true']"  # every σ's frames decoded
 LIVE_KINDS = ("noisy", "denoised", "original")
 PIXELS_JS = """(canvas) => {
@@ -109,14 +111,14 @@ def wait_live(target, timeout: float = 90_000) -> None:
 
 def live_pixels(target, kind: str) -> list[list[int]]:
     """The 28×28 grey levels a live panel ("noisy", "denoised", "original") shows now."""
-    flat = target.locator(f".dn-live .dn-panels .dn-{kind}").evaluate(PIXELS_JS)
+    flat = target.locator(f"{LIVE} .dn-panels .dn-{kind}").evaluate(PIXELS_JS)
     side = int(len(flat) ** 0.5)
     return [flat[row * side : (row + 1) * side] for row in range(side)]
 
 
 def live_labels(target) -> list[str]:
     """The three panels' accessible names (their captions), in page order."""
-    return target.locator(".dn-live .dn-panels canvas").evaluate_all(
+    return target.locator(f"{LIVE} .dn-panels canvas").evaluate_all(
         "canvases => canvases.map(c => c.getAttribute('aria-label'))"
     )
 

@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, LIVE_SLIDER, start_streamlit, wait_live  # noqa: E402
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, LIVE, LIVE_SLIDER, start_streamlit, wait_live  # noqa: E402
 
 PAGES = {"bare page": "bench/bare_page.py", "app.py": "app.py"}
 SLIDERS = {"bare page": "[data-testid='stSlider'] input[type='range']", "app.py": LIVE_SLIDER}
@@ -55,7 +55,7 @@ IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 PROBE = """
 (() => {
   const noisy = () => {
-    const canvas = document.querySelector(".dn-live .dn-noisy");
+    const canvas = document.querySelector(".dn-live:not(.dn-placeholder) .dn-noisy");
     if (canvas) {
       const d = canvas.getContext("2d").getImageData(0, 0, 28, 28).data;
       let h = 0;
@@ -132,7 +132,9 @@ def draw(page) -> None:
     for fx, fy in points[1:]:
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
     page.mouse.up()
-    page.wait_for_function("() => document.querySelector('.dn-live .dn-noisy, [data-testid=stImage] img')")
+    page.wait_for_function(
+        "() => document.querySelector('.dn-live:not(.dn-placeholder) .dn-noisy, [data-testid=stImage] img')"
+    )
     settle(page)
 
 
@@ -215,7 +217,7 @@ def releases(page, count: int) -> list[float]:
         reset(page)
         page.locator(LIVE_SLIDER).focus()
         page.keyboard.press("ArrowRight" if n % 2 else "ArrowLeft")
-        sigma = page.locator(".dn-live").get_attribute("data-sigma")
+        sigma = page.locator(LIVE).get_attribute("data-sigma")
         page.evaluate(LABEL_WATCH, f"at σ {sigma} (PNG)")
         page.wait_for_function("() => window.__label", timeout=60_000, polling=20)
         times.append(page.evaluate("() => window.__label") - probe(page, "sent")[-1])

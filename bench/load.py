@@ -116,7 +116,7 @@ WATCH_KEYS = """() => {
         moves.push(move);
         requestAnimationFrame(() => {
             move.painted = performance.now();
-            const live = document.querySelector(".dn-live");
+            const live = document.querySelector(".dn-live:not(.dn-placeholder)");
             move.sigma = live.dataset.sigma;  // the slider's σ
             move.shown = live.dataset.shown;  // the σ of the frames the panels show
         });
@@ -136,13 +136,13 @@ SERVED = f"""(sigma) => {{
 # What the panels show now: σ, and the Noisy and Original canvases' grey levels, read together.
 READ_PANELS = """() => {
     const grey = (kind) => {
-        const canvas = document.querySelector(".dn-live .dn-panels .dn-" + kind);
+        const canvas = document.querySelector(".dn-live:not(.dn-placeholder) .dn-panels .dn-" + kind);
         const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
         const out = [];
         for (let i = 0; i < rgba.length; i += 4) out.push(rgba[i]);
         return out;
     };
-    const live = document.querySelector(".dn-live");
+    const live = document.querySelector(".dn-live:not(.dn-placeholder)");
     return { sigma: live.dataset.sigma, shown: live.dataset.shown, noisy: grey("noisy"),
              original: grey("original") };
 }"""
@@ -199,6 +199,7 @@ class Session:
     originals: set[str] = field(default_factory=set)  # digests of every Original panel it saw
     failed: list[tuple[str, str]] = field(default_factory=list)  # (URL, text) of loads that failed
     fallback_404: int = 0  # requests for a hidden fallback panel's image that the server had dropped
+    placeholders: int = 0  # key presses that found the panels' placeholder on the page beside them
 
 
 def sample_sessions(count: int, first: int = 0) -> list[Session]:
@@ -363,6 +364,7 @@ async def press(page, session: Session, key: str, settings: LoadSettings, wait_f
     """Press `key` on the slider; record key → panel drawn, check the panels, and (if asked) record
     key release → the download button names the new σ."""
     before = await page.locator(LIVE).get_attribute("data-sigma")
+    session.placeholders += await page.locator(".dn-live.dn-placeholder").count()
     expected = next_sigma(before, key)
     n = await page.evaluate("() => window.__loadMoves.length")
     await page.keyboard.press(key)
@@ -490,6 +492,7 @@ class Results:
     checked: int = 0
     frozen: int = 0
     fallback_404: int = 0
+    placeholders: int = 0
     wrong: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     distinct_originals: bool = True
@@ -584,6 +587,7 @@ def collect(results: Results, sessions: list[Session], phase: str) -> None:
         results.checked += session.checked
         results.frozen += session.frozen
         results.fallback_404 += session.fallback_404
+        results.placeholders += session.placeholders
         results.wrong += session.wrong
         results.errors += [f"{phase}, session {session.number}: {e}" for e in session.errors]
 
@@ -659,6 +663,7 @@ def report(settings: LoadSettings, results: Results) -> None:
         f"frozen pages: {results.frozen}; errors: {len(results.errors)}; "
         f"each session saw only its own Original: {'yes' if results.distinct_originals else 'NO'}"
     )
+    print(f"Key presses that found the panels' placeholder beside the live panels: {results.placeholders}")
     if results.fallback_404:
         print(
             f"  Not counted as errors: {results.fallback_404} requests (HTTP 404) for a hidden fallback "

@@ -6,11 +6,12 @@ Three measurements, each printed as a Markdown table (the README and docs/retrai
    visitor would. A new stroke on the canvas (a new digit) → the first frame with the new Noisy
    panel (bench/latency.py's probe and `new_digits`), idle, then while a training runs (started
    from the sidebar: classic, 60,000 digits, as many epochs as it takes; cancelled after), then
-   idle again; the CPU the server and the child used while they competed. Twice in one run: the
-   child started the new way (its own process group in the server's session, so the server's
-   scheduler autogroup, where its `nice` counts) and the old way (a session, so an autogroup, of
-   its own: `nice` ranks nothing against the server). Target: during a training at most
-   1.15 × idle.
+   idle again; the CPU the server and the child used while they competed. Three times in one
+   run, one per way the server can start its child (`supervisor.START_WAYS`): a session of its
+   own whose scheduler autogroup it niced (the default), a process group in the server's session
+   and autogroup (where its own `nice` counts against the server, but the pair shares the CPU
+   with chromium's group as an equal), and a session of its own at full group weight (the
+   first way). Target: during a training at most 1.15 × idle.
 2. `speed`: the page's training child (`supervisor.TrainingJobs`, the page's own path) against
    `python -m denoiser train` with the same config, both at this machine's defaults, and the
    command line again with the child's thread limits (to tell threads from overhead).
@@ -209,17 +210,19 @@ def strokes_on_a_fresh_canvas(page) -> list[float]:
     return latency.new_digits(page, STROKES)
 
 
-WAYS = (  # (label, DENOISER_TRAINING_OWN_SESSION): how the server starts its training child
-    ("new: a process group in the server's session", "0"),
-    ("old: a session of its own (start_new_session)", "1"),
+WAYS = (  # (label, DENOISER_TRAINING_START_AS): how the server starts its training child
+    ("autogroup: a session of its own, its autogroup niced 10 (the default)", "autogroup"),
+    ("group: a process group in the server's session and autogroup", "group"),
+    ("session: a session of its own at full group weight (the first way)", "session"),
 )
 
 
 def autogroup(pid: int) -> str:
-    """`/autogroup-42`: the scheduler group `pid` runs in (a session is one group under autogroups)."""
+    """`/autogroup-42 nice 10`: the scheduler group `pid` runs in and its nice (a session is one
+    group under autogroups); empty where a cgroup, not an autogroup, shares the CPU."""
     try:
-        return Path(f"/proc/{pid}/autogroup").read_text().split()[0]
-    except (OSError, IndexError):
+        return Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError:
         return "?"
 
 
@@ -228,7 +231,7 @@ def training_child(runs: Path) -> int:
     return int(json.loads((runs / LOCK_NAME).read_text())["pid"])
 
 
-def one_server(scratch: Path, own_session: str) -> dict:
+def one_server(scratch: Path, start_as: str) -> dict:
     """New digit → new Noisy panel idle, while a training runs, and idle again, on a server that
     starts its child the given way; the CPU each used while they competed."""
     from playwright.sync_api import sync_playwright
@@ -238,7 +241,7 @@ def one_server(scratch: Path, own_session: str) -> dict:
         DENOISER_RUNS_DIR=str(scratch / "page-runs"),
         DENOISER_MAX_EPOCHS="1000",
         DENOISER_TRAIN_SIZES="60000",
-        DENOISER_TRAINING_OWN_SESSION=own_session,
+        DENOISER_TRAINING_START_AS=start_as,
     )
     process, url = start_streamlit("app.py", ROOT, env)
     try:
@@ -267,14 +270,14 @@ def one_server(scratch: Path, own_session: str) -> dict:
         "server_cpu": server_cpu / wall,
         "child_cpu": child_cpu / wall,
         "share": server_cpu / max(server_cpu + child_cpu, 1e-9),
-        "same_group": groups[0] == groups[1],
+        "group": "the server's" if groups[0] == groups[1] else f"its own ({groups[1] or 'none'})",
         "still_training": still_training,
     }
 
 
 def panels(scratch: Path) -> None:
-    """New digit → new Noisy panel: idle, during a training, idle again; the new and the old way of
-    starting the child, one after the other in this run."""
+    """New digit → new Noisy panel: idle, during a training, idle again; each way of starting the
+    child, one after the other in this run."""
     found = {label: one_server(scratch / own, own) for label, own in WAYS}
     print(
         f"\nnew stroke (a new digit) → new Noisy panel, median of {STROKES} (training) and "
@@ -282,7 +285,7 @@ def panels(scratch: Path) -> None:
     )
     print(
         "| child started as | idle ms | training ms | training / idle | server CPU | child CPU "
-        "| server's share | child in the server's autogroup |"
+        "| server's share | the child's autogroup |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for label, f in found.items():
@@ -290,11 +293,11 @@ def panels(scratch: Path) -> None:
         ended = "" if f["still_training"] else " (the training ENDED early)"
         print(
             f"| {label} | {idle:.0f} | {busy:.0f} | {busy / idle:.2f}{ended} | {f['server_cpu']:.2f} "
-            f"| {f['child_cpu']:.2f} | {f['share']:.0%} | {'yes' if f['same_group'] else 'no'} |"
+            f"| {f['child_cpu']:.2f} | {f['share']:.0%} | {f['group']} |"
         )
     enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
     state = enabled.read_text().strip() if enabled.exists() else "absent"
-    print(f"sched_autogroup_enabled: {state}; target: training / idle ≤ 1.15 (new way)")
+    print(f"sched_autogroup_enabled: {state}; target: training / idle ≤ 1.15 (the default way)")
 
 
 def main() -> None:

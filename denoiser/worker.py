@@ -18,6 +18,7 @@ the saved name or none), `failed` (a message in plain words).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -257,6 +258,17 @@ def run(job: Job, channel: Channel) -> int:
     return 0
 
 
+def lower_autogroup() -> None:
+    """Where the server asks (`DENOISER_CHILD_AUTOGROUP_NICE`) and this process leads its own session,
+    so its own scheduler autogroup: give that group the child's nice, since `nice` alone ranks a
+    process only inside its group. A kernel without autogroups (or where a cgroup decides) has
+    nothing to lower; the process's own nice still holds."""
+    if os.environ.get("DENOISER_CHILD_AUTOGROUP_NICE") != "1" or os.getsid(0) != os.getpid():
+        return  # in the server's session: its autogroup is the server's, never to be lowered
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(str(NICE))
+
+
 def main() -> int:
     """Read the job, watch the parent, lower our priority, run; every failure ends in a `failed` line."""
     stdin = sys.stdin.buffer
@@ -264,6 +276,7 @@ def main() -> int:
     watch_parent(stdin, os.getppid())
     channel = Channel()
     os.nice(NICE)
+    lower_autogroup()
     channel.emit("started", pid=os.getpid())
     try:
         job = Job(**json.loads(line))

@@ -54,7 +54,7 @@ def test_under_the_images_env_a_second_visitor_waits_out_the_first_ones_cooldown
     first.button(key="retrain_start").click().run()
     assert not first.exception and "retrain_cancel" in button_keys(first)
     options = jobs.Options.from_env()
-    slot = retrain.training_slot(image_env["runs"], options.keep, options.threads, options.own_session)
+    slot = retrain.training_slot(image_env["runs"], options.keep, options.threads, options.start_as)
     first.button(key="retrain_cancel").click().run()  # the slot is free again; the cooldown stays
     assert slot.wait(60).status == "cancelled"
     for visitor in (open_page(SAMPLE), first.run()):  # a new session (another tab, a reload) and the first

@@ -49,7 +49,7 @@ def runs(tmp_path_factory, monkeypatch, mnist_path) -> Path:
 def slot_of(runs: Path) -> supervisor.TrainingJobs:
     """The training slot the page uses for this runs folder (the same cached object)."""
     options = settings.Options.from_env()
-    return retrain.training_slot(str(runs), options.keep, options.threads, options.own_session)
+    return retrain.training_slot(str(runs), options.keep, options.threads, options.start_as)
 
 
 def start(at: AppTest, epochs: int) -> AppTest:

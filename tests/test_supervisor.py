@@ -303,20 +303,39 @@ def group_and_session(pid: int) -> tuple[int, int]:
     return int(fields[2]), int(fields[3])
 
 
-@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroups")
-def test_the_child_has_a_process_group_of_its_own_in_the_servers_session_and_autogroup(tmp_path, mnist_env):
-    slot = supervisor.TrainingJobs(tmp_path / "runs", worker_command=child("sleep 120"))
+def started(tmp_path: Path, start_as: str) -> tuple[supervisor.TrainingJobs, int]:
+    slot = supervisor.TrainingJobs(tmp_path / start_as, worker_command=child("sleep 120"), start_as=start_as)
     slot.start("alice", CONFIG)
-    pid = slot.snapshot().pid
-    assert group_and_session(pid) == (pid, os.getsid(0))  # Cancel stops its group; it stays in our session
-    grouped = autogroup(os.getpid()) is not None
-    if grouped:
-        assert autogroup(pid) == autogroup(os.getpid())  # so its nice ranks it below the server
+    return slot, slot.snapshot().pid
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroups")
+def test_by_default_the_child_leads_its_own_session_and_is_asked_to_lower_its_autogroup(tmp_path, mnist_env):
+    """A session of its own (so, under autogroups, a scheduler group of its own), told to give that
+    group its nice (the real worker does: tests/test_jobs.py); the server's group is left alone."""
+    ours = autogroup(os.getpid())
+    slot, pid = started(tmp_path, "autogroup")
+    assert group_and_session(pid) == (pid, pid)  # Cancel stops its group
+    assert b"DENOISER_CHILD_AUTOGROUP_NICE=1\0" in Path(f"/proc/{pid}/environ").read_bytes()
+    assert autogroup(os.getpid()) == ours
     assert slot.cancel("alice") and slot.wait(30).status == "cancelled"
-    old = supervisor.TrainingJobs(tmp_path / "old", worker_command=child("sleep 120"), own_session=True)
-    old.start("alice", CONFIG)
-    pid = old.snapshot().pid
-    assert group_and_session(pid) == (pid, pid)  # the old way: a session, so an autogroup, of its own
-    if grouped and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
-        assert autogroup(pid) != autogroup(os.getpid())
-    assert old.cancel("alice") and old.wait(30).status == "cancelled"
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="a kernel without autogroups")
+def test_the_other_ways_keep_the_server_session_or_a_full_weight_group(tmp_path, mnist_env):
+    ours = autogroup(os.getpid())
+    slot, pid = started(tmp_path, "group")  # in the server's session: its nice ranks it below the server
+    assert group_and_session(pid) == (pid, os.getsid(0))
+    if ours is not None:
+        assert autogroup(pid) == ours
+    assert slot.cancel("alice") and slot.wait(30).status == "cancelled"
+    slot, pid = started(tmp_path, "session")  # the first way: a group of its own at full weight
+    assert group_and_session(pid) == (pid, pid)
+    if ours is not None:
+        assert autogroup(pid) != ours and Path(f"/proc/{pid}/autogroup").read_text().split()[1:] == [
+            "nice",
+            "0",
+        ]
+    assert slot.cancel("alice") and slot.wait(30).status == "cancelled"
+    with pytest.raises(ValueError, match="start_as must be one of autogroup, group, session"):
+        supervisor.TrainingJobs(tmp_path / "x", start_as="fork")

@@ -41,11 +41,11 @@ ELSEWHERE = "retrain_elsewhere"  # this page showed another server process's tra
 
 @st.cache_resource(show_spinner=False)
 def training_slot(
-    runs_dir: str, keep: int, threads: int = 1, own_session: bool = False
+    runs_dir: str, keep: int, threads: int = 1, start_as: str = "autogroup"
 ) -> supervisor.TrainingJobs:
     """The server's view of the training for this runs folder and these options, shared by every
     session (every argument is in the cache's key: a changed setting gets a slot that obeys it)."""
-    return supervisor.TrainingJobs(Path(runs_dir), keep=keep, threads=threads, own_session=own_session)
+    return supervisor.TrainingJobs(Path(runs_dir), keep=keep, threads=threads, start_as=start_as)
 
 
 def visitor() -> str:
@@ -71,7 +71,7 @@ def follow_training() -> supervisor.TrainingJobs | None:
     options = read_options()
     if not isinstance(options, Options) or not options.allowed:
         return None
-    slot = training_slot(str(catalog.runs_dir()), options.keep, options.threads, options.own_session)
+    slot = training_slot(str(catalog.runs_dir()), options.keep, options.threads, options.start_as)
     state = slot.snapshot()
     st.session_state[WATCHING] = state.number if state.active else None
     mine = state.status == "done" and state.owner == visitor() and state.result_key

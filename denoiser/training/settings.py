@@ -29,7 +29,9 @@ class Options:
     threads: int = (
         1  # DENOISER_TRAINING_THREADS: the child's compute threads (default: leave the page a core)
     )
-    own_session: bool = False  # DENOISER_TRAINING_OWN_SESSION=1: the old way, for bench/retrain.py only
+    start_as: str = (
+        "autogroup"  # DENOISER_TRAINING_START_AS: how the child is started (supervisor.START_WAYS)
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Options:
@@ -46,7 +48,7 @@ class Options:
             cooldown_s=env_int(environ, "DENOISER_COOLDOWN_S", 0, minimum=0),
             cooldown_per=env_choice(environ, "DENOISER_COOLDOWN_PER", ("visitor", "server")),
             threads=env_int(environ, "DENOISER_TRAINING_THREADS", default_threads(environ), minimum=1),
-            own_session=env_int(environ, "DENOISER_TRAINING_OWN_SESSION", 0, minimum=0) > 0,
+            start_as=env_choice(environ, "DENOISER_TRAINING_START_AS", ("autogroup", "group", "session")),
         )
 
     def over_cap(self, config: TrainConfig) -> str | None:

@@ -48,6 +48,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VALIDATION_SIGMAS = worker.VALIDATION_SIGMAS
 VALIDATION_SIZE = worker.VALIDATION_SIZE
 WORKER = (sys.executable, "-m", "denoiser.worker")  # the child: a fresh interpreter, never a fork
+# How the child is started. Under the scheduler's autogroups (one per session, on by default on
+# Linux desktops and here) `nice` ranks a process only inside its group, and groups share the CPU
+# as equals: so the child gets a session, hence an autogroup, of its own and lowers that group's
+# nice ("autogroup", the default: it yields to the server and to anything else on the machine);
+# "group" keeps it in the server's session and autogroup (its nice then ranks it below the
+# server, but the pair competes with every other group as one); "session" is the first way, a
+# session of its own at full group weight. Where a cgroup shares the CPU instead, only `nice`
+# counts, and all three are the same. Each way keeps the child leader of its own process group,
+# which Cancel stops. bench/retrain.py --only panels compares them.
+START_WAYS = ("autogroup", "group", "session")
 KILL_AFTER_S = 1.0  # after SIGTERM, SIGKILL follows this much later: cancel ends a job within 2 s
 EXIT_GRACE_S = 5.0  # once its output ends, the child has this long to exit before it is killed
 UNREADABLE = "the training process sent output this server could not read, so it was stopped"
@@ -122,14 +132,16 @@ class TrainingJobs:
         validation_size: int = VALIDATION_SIZE,
         threads: int = 1,
         worker_command: tuple[str, ...] = WORKER,
-        own_session: bool = False,
+        start_as: str = "autogroup",
     ) -> None:
         self.runs_dir = Path(runs_dir)
         self.worker_command = list(worker_command)  # tests put a worker that dies mid-save here
         self.keep = keep
         self.validation_size = validation_size
         self.threads = threads
-        self.own_session = own_session  # the old way (a session, so an autogroup, of its own): benches only
+        if start_as not in START_WAYS:
+            raise ValueError(f"start_as must be one of {', '.join(START_WAYS)}, got {start_as!r}")
+        self.start_as = start_as
         self.lock = MachineLock(self.runs_dir / LOCK_NAME)
         self._mutex = threading.Lock()
         self._state = JobState()
@@ -265,7 +277,7 @@ class TrainingJobs:
                 job.noise_field = np.asarray(watch.noise_field, np.float32).ravel().round(4).tolist()
             job.sigma = float(watch.sigma)
             job.noise_kind = str(watch.kind)
-        group = {"start_new_session": True} if self.own_session else {"process_group": 0}
+        group = {"process_group": 0} if self.start_as == "group" else {"start_new_session": True}
         process = subprocess.Popen(
             self.worker_command,
             stdin=subprocess.PIPE,
@@ -306,6 +318,7 @@ class TrainingJobs:
             OMP_NUM_THREADS=threads,
             TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            DENOISER_CHILD_AUTOGROUP_NICE="1" if self.start_as == "autogroup" else "0",
         )
 
     def cancel(self, owner: str) -> bool:
