@@ -76,6 +76,20 @@ def test_a_drawing_survives_switching_tabs_and_the_panels_show_it_again(page):
     assert drawn_ink(page) == 0 and page.locator(PANELS).count() == 0
 
 
+def test_a_sample_choice_survives_switching_tabs(page):
+    """Streamlit drops the state of widgets a run does not draw (the Draw tab's runs; during a
+    training a `run_every` fragment's rerun can too, streamlit#10805): the Digit and Example come
+    back as the visitor left them, not as the first digit."""
+    first = pixels(page, "original")
+    page.locator(".st-key-sample_row [data-testid='stNumberInputStepUp']").click()  # example 0 → 1
+    chosen = wait_for_drawing(page, first)
+    open_draw_tab(page)
+    page.get_by_role("tab", name="MNIST sample").click()
+    page.locator(".st-key-sample_row").wait_for(timeout=30_000)
+    settle(page)
+    np.testing.assert_array_equal(pixels(page, "original"), chosen)
+
+
 NON_DIGITS = {
     "a dot": [[(0.5, 0.5), (0.505, 0.5)]],
     "a scribble": [

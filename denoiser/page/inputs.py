@@ -34,6 +34,8 @@ def sample_input() -> np.ndarray:
     """A bundled MNIST test digit, by class and index or at random (its own Original: no raw view)."""
     session.keep_raw(None)
     images, labels = session.sample_digits()
+    for key in ("sample_digit", "sample_index"):
+        session.restore_choice(key)
     st.session_state.setdefault("sample_digit", int(labels[0]))
     with st.container(key="sample_row", horizontal=True, vertical_alignment="bottom"):
         digit = st.selectbox("Digit", list(range(10)), key="sample_digit", width=90)
@@ -42,6 +44,8 @@ def sample_input() -> np.ndarray:
             f"Example (0-{len(of_class) - 1})", 0, len(of_class) - 1, key="sample_index", width=130
         )
         st.button("Random digit", on_click=session.random_sample, key="random_sample", type="primary")
+    for key in ("sample_digit", "sample_index"):
+        session.keep_choice(key)
     return images[of_class[min(int(index), len(of_class) - 1)]]
 
 

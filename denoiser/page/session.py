@@ -222,6 +222,24 @@ def sample_digits() -> tuple[np.ndarray, np.ndarray]:
     return data.load_sample()
 
 
+CHOICES = "kept_choices"  # session state no widget owns: the visitor's last choice in some input widgets
+
+
+def restore_choice(key: str) -> None:
+    """Before the widget `key` draws: the visitor's last choice, where Streamlit has dropped the
+    widget's state (a run that did not draw it, or a `run_every` fragment's rerun while a training
+    is followed, streamlit#10805, which sent a visitor's panels back to the default digit)."""
+    kept = st.session_state.get(CHOICES, {})
+    if key not in st.session_state and key in kept:
+        st.session_state[key] = kept[key]
+
+
+def keep_choice(key: str) -> None:
+    """After the widget `key` drew: its value, for `restore_choice`."""
+    if key in st.session_state:
+        st.session_state.setdefault(CHOICES, {})[key] = st.session_state[key]
+
+
 def random_sample() -> None:
     """Pick a random digit class and a random example of it."""
     rng = np.random.default_rng()
