@@ -376,8 +376,7 @@ def test_a_sigma_the_server_answered_is_sent_once(server, chromium):
         page.locator(LIVE_SLIDER).focus()
         page.keyboard.press("ArrowRight")
         server_text(page, r"at σ 0\.51")
-        settle(page)
-        page.wait_for_timeout(3_000)  # three times the idle second after which an unanswered σ is resent
+        page.locator(f"{LIVE}[data-acknowledged='1']").wait_for(timeout=30_000)  # the receipt was seen
         assert page.locator(".dn-receipt").get_attribute("data-asked") == "1"
         assert losses.get("resent", 0) == 0 and page.locator(LIVE).get_attribute("data-resent") is None
 

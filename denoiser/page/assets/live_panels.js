@@ -121,7 +121,10 @@ function createView(root) {
     clearInterval(view.resendTimer);
     view.idleSince = null;
     view.resendTimer = setInterval(() => {
-      if (view.awaiting !== null && receiptArrived()) view.awaiting = null;
+      if (view.awaiting !== null && receiptArrived()) {
+        view.awaiting = null;
+        root.dataset.acknowledged = String(view.asked); // tests wait on this, not on a clock
+      }
       if (view.awaiting === null || view.resends >= RESEND_TRIES) {
         clearInterval(view.resendTimer);
         return;
