@@ -76,6 +76,7 @@ class LoadSettings:
     memory_moves: int = 1000  # key presses in phase 3 (0 skips it)
     memory_burst: int = 5  # phase 3: key presses per burst; the server hears the end of each
     memory_every: int = 100  # memory sample, and a new digit, every this many key presses
+    memory_new_digits: bool = True  # phase 3: a new digit at each sample (the caches fill per digit)
     timeout_s: float = 30.0  # longest wait for a panel or the server's σ (longer: a frozen page)
     mnist_dir: str = os.environ.get("MNIST_DIR") or str(
         ROOT.parent / "shared" / "data" / "mnist"
@@ -367,7 +368,7 @@ async def press(page, session: Session, key: str, settings: LoadSettings, wait_f
     session.placeholders += await page.locator(".dn-live.dn-placeholder").count()
     expected = next_sigma(before, key)
     n = await page.evaluate("() => window.__loadMoves.length")
-    await page.keyboard.press(key)
+    await page.locator(LIVE_SLIDER).press(key)  # focuses the slider first, as a click on it would
     try:
         handle = await page.wait_for_function(MOVE_DONE, arg=n, timeout=settings.timeout_s * 1000)
     except PlaywrightTimeout:
@@ -552,7 +553,8 @@ async def phase_loaded(browser, url: str, pid: int, settings: LoadSettings, resu
 
 
 async def phase_memory(browser, url: str, pid: int, settings: LoadSettings, results: Results) -> None:
-    """One session, `memory_moves` checked keys in bursts, the next example of its class every `memory_every`."""
+    """One session, `memory_moves` checked keys in bursts, memory sampled every `memory_every`
+    and, with `memory_new_digits`, the next example of its class then."""
     (session,) = sample_sessions(1, first=settings.sessions + 1)
     context, page = await open_session(browser, url, session, settings)
     images, labels = data.load_sample()
@@ -565,7 +567,7 @@ async def phase_memory(browser, url: str, pid: int, settings: LoadSettings, resu
         await run_moves(page, session, batch, settings, burst=settings.memory_burst)
         done += batch
         results.memory_moves.append((done, rss_mb(pid)))
-        if done < settings.memory_moves:
+        if done < settings.memory_moves and settings.memory_new_digits:
             session.index = (session.index + 1) % len(of_class)
             session.clean = images[of_class[session.index]]
             number = page.locator(f"{MAIN} [data-testid='stNumberInput'] input")
@@ -686,7 +688,8 @@ def report(settings: LoadSettings, results: Results) -> None:
         print()
         print(
             f"One session, {results.memory_moves[-1][0]} key presses in bursts of {settings.memory_burst} "
-            f"(the server hears the end of each), a new digit every {settings.memory_every} "
+            f"(the server hears the end of each), memory sampled every {settings.memory_every}"
+            f"{', each time with a new digit' if settings.memory_new_digits else ', one digit throughout'} "
             f"({results.phase_s['memory']:.0f} s; key press → panel drawn p50 {percentile(memory, 50):.0f} ms, "
             f"p95 {percentile(memory, 95):.0f} ms; burst's key release → server has σ p50 "
             f"{percentile(heard, 50):.0f} ms):"
@@ -696,6 +699,19 @@ def report(settings: LoadSettings, results: Results) -> None:
         print("| server RSS (MB) | " + " | ".join(f"{mb:.0f}" for _, mb in results.memory_moves) + " |")
         first, last = results.memory_moves[1][1], results.memory_moves[-1][1]
         print(f"Growth from key press {results.memory_moves[1][0]} to the last: {last - first:+.0f} MB")
+        print(
+            f"Median growth per step from there: {growth_per_1000(results.memory_moves[1:]):+.1f} MB per 1,000 key presses"
+        )
+
+
+def growth_per_1000(samples: list[tuple[int, float]]) -> float:
+    """The server's memory growth in MB per 1,000 key presses: the median of the growth between
+    successive samples. A leak adds to every step; a one-time step (a closed session's state
+    freed when Streamlit's two-minute hold on it ends, a cache filling) moves one step only, and
+    a sample's jitter far less than it moves `last - first`."""
+    keys = np.diff([n for n, _ in samples])
+    rss = np.diff([mb for _, mb in samples])
+    return float(np.median(rss / keys) * 1000) if len(samples) >= 2 else 0.0
 
 
 def parse_settings(argv: list[str] | None = None) -> LoadSettings:

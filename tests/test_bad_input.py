@@ -315,10 +315,10 @@ def test_one_click_gives_a_centred_dot_and_the_slider_ends_are_exact_and_heavy(b
     assert page.get_by_text("single dot or blob").is_visible()  # and the page says it is no digit
     slider = page.locator(".dn-live .dn-slider")
     slider.focus()
-    page.keyboard.press("Home")
+    slider.press("Home")
     assert slider.get_attribute("aria-valuenow") == "0.00"
     np.testing.assert_array_equal(pixels(page, "noisy"), original)  # σ = 0: Noisy is the digit
-    page.keyboard.press("End")
+    slider.press("End")
     assert slider.get_attribute("aria-valuenow") == "1.00"
     noisy = pixels(page, "noisy").astype(float)
     assert np.abs(noisy - original).mean() > 60  # σ = 1: the digit is buried

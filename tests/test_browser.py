@@ -103,7 +103,7 @@ def test_moving_the_slider_over_a_drawing_changes_only_the_noisy_and_denoised_pa
     before = {kind: pixels(page, kind) for kind in ("noisy", "denoised", "original")}
     page.locator(LIVE_SLIDER).focus()
     for _ in range(10):
-        page.keyboard.press("ArrowRight")
+        page.locator(LIVE_SLIDER).press("ArrowRight")
     assert live_sigma(page) == "0.60"
     assert not np.array_equal(pixels(page, "noisy"), before["noisy"])
     assert not np.array_equal(pixels(page, "denoised"), before["denoised"])

@@ -74,9 +74,9 @@ def sent_frames():
 def go_to(page, sigma: float) -> None:
     """Move the focused slider to σ with Home and arrow keys (all in the browser)."""
     page.locator(LIVE_SLIDER).focus()
-    page.keyboard.press("Home")
+    page.locator(LIVE_SLIDER).press("Home")
     for _ in range(round(sigma * 100)):
-        page.keyboard.press("ArrowRight")
+        page.locator(LIVE_SLIDER).press("ArrowRight")
 
 
 def server_text(page, pattern: str, timeout: float = 30_000) -> None:
@@ -151,18 +151,20 @@ def test_keys_move_by_their_steps_and_a_burst_sends_one_sigma(server, chromium, 
         steps = [("ArrowRight", "0.51"), ("ArrowLeft", "0.50"), ("PageUp", "0.60"), ("PageDown", "0.50")]
         steps += [("End", "1.00"), ("Home", "0.00"), ("ArrowUp", "0.01"), ("ArrowDown", "0.00")]
         for key, shown in steps:
-            page.keyboard.press(key)
+            page.locator(LIVE_SLIDER).press(key)
             assert live_sigma(page) == shown, key  # drawn by the keydown itself, before any reply
         settle(page)
         before, received = len(frames), len(frames.received)
         for _ in range(20):
-            page.keyboard.press("ArrowRight")
+            page.locator(LIVE_SLIDER).press("ArrowRight")
         assert live_sigma(page) == "0.20"
         server_text(page, r"at σ 0\.20")  # the server heard the burst's end (the download's label)
         settle(page)
         assert len(frames) - before <= 3
-        # The rerun did not send the digit's ~130 kB sweep again: it was the same message.
-        assert sum(frames.received[received:]) < 40_000
+        # The rerun did not send the digit's sweep again (it was the same message): the largest
+        # frame the page got while loading was that sweep; none since is even half its size.
+        sweep = max(frames.received[:received])
+        assert sweep > 50_000 and max(frames.received[received:]) < sweep / 2
         assert page.get_by_role("radio", name=re.compile(r"at σ 0\.20")).count() >= 1  # the sidebar too
 
 
@@ -193,14 +195,14 @@ def test_the_servers_reply_never_pulls_the_thumb_back(server, chromium, sent_fra
     with browser_page(server, chromium, before_load=listen) as page:
         page.locator(LIVE_SLIDER).focus()
         before = len(frames)
-        page.keyboard.press("ArrowRight")
+        page.locator(LIVE_SLIDER).press("ArrowRight")
         for _ in range(3000):  # until 0.51 has gone to the server (Playwright delivers events while it waits)
             if len(frames) > before:
                 break
             page.wait_for_timeout(10)
         assert len(frames) > before
         for _ in range(5):  # while the rerun for 0.51 runs, and its reply is on its way
-            page.keyboard.press("ArrowRight")
+            page.locator(LIVE_SLIDER).press("ArrowRight")
         server_text(page, r"at σ 0\.56")
         settle(page)
         assert live_sigma(page) == "0.56"
@@ -240,7 +242,7 @@ def test_compare_all_models_scrubs_every_model_together_and_the_chart_marker_fol
         grab = "cs => cs.map(c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).join())"
         before = compared.evaluate_all(grab)
         page.locator(LIVE_SLIDER).focus()
-        page.keyboard.press("PageUp")
+        page.locator(LIVE_SLIDER).press("PageUp")
         after = compared.evaluate_all(grab)
         assert all(a != b for a, b in zip(after, before, strict=True))
         assert float(marker.get_attribute("x1")) > x_before
@@ -258,7 +260,7 @@ def test_without_a_working_component_the_page_still_shows_its_panels(server, chr
         assert page.locator(".st-key-fallback_panels").is_visible()
         slider = page.locator(".st-key-fallback_panels [data-testid='stSlider'] input[type='range']")
         slider.focus()
-        page.keyboard.press("ArrowRight")
+        slider.press("ArrowRight")
         server_text(page, r"at σ 0\.51")
 
 
@@ -308,7 +310,9 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         assert_same_picture(pixels(page, "denoised"), denoised[0])
         assert len(hold["held"]) == 1  # the browser said it drew them
         page.locator(LIVE_SLIDER).focus()
-        page.keyboard.press("ArrowRight")  # σ 0.51 is not in the first answer: the panels stay put
+        page.locator(LIVE_SLIDER).press(
+            "ArrowRight"
+        )  # σ 0.51 is not in the first answer: the panels stay put
         assert live_sigma(page) == "0.51" and live.get_attribute("data-shown") == "0.50"
         assert live.get_attribute("data-complete") == "false"
 
@@ -363,7 +367,7 @@ def test_a_sigma_the_server_never_heard_arrives_with_no_key_press(server, chromi
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
         losses["sigma"] = True
         page.locator(LIVE_SLIDER).focus()
-        page.keyboard.press("ArrowRight")  # σ 0.51: its message is lost on the way
+        page.locator(LIVE_SLIDER).press("ArrowRight")  # σ 0.51: its message is lost on the way
         server_text(page, r"at σ 0\.51")  # the download's label: the server took it all the same
         assert losses["dropped"] == 1 and losses["resent"] >= 1
         assert page.get_by_role("radio", name=re.compile(r"at σ 0\.51")).count() >= 1  # the sidebar too
@@ -374,7 +378,7 @@ def test_a_sigma_the_server_answered_is_sent_once(server, chromium):
     losses = {}
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
         page.locator(LIVE_SLIDER).focus()
-        page.keyboard.press("ArrowRight")
+        page.locator(LIVE_SLIDER).press("ArrowRight")
         server_text(page, r"at σ 0\.51")
         page.locator(f"{LIVE}[data-acknowledged='1']").wait_for(timeout=30_000)  # the receipt was seen
         assert page.locator(".dn-receipt").get_attribute("data-asked") == "1"
@@ -386,7 +390,7 @@ def test_a_sigma_whose_answer_was_lost_is_redrawn_with_no_key_press(server, chro
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
         losses["replies"] = True
         page.locator(LIVE_SLIDER).focus()
-        page.keyboard.press("ArrowRight")  # the server takes σ 0.51, but its answer never arrives
+        page.locator(LIVE_SLIDER).press("ArrowRight")  # the server takes σ 0.51, but its answer never arrives
         server_text(page, r"at σ 0\.51")
         assert losses["dropped"] >= 1 and losses["resent"] >= 1
         assert page.get_by_role("radio", name=re.compile(r"at σ 0\.51")).count() >= 1
@@ -412,9 +416,12 @@ def test_strokes_each_followed_at_once_by_a_burst_of_keys_end_at_the_sigma_the_k
             )
             page.mouse.up()  # a new digit: its run starts now, and the keys come at once
             page.locator(LIVE_SLIDER).hover()  # the visitor's pointer leaves the canvas for the slider
-            page.locator(LIVE_SLIDER).focus()
+            # Each key on the slider itself (a locator's press focuses it first): a press on the
+            # canvas focuses Streamlit's main block (tabindex 0), and under load it took the focus
+            # back after a plain focus(), so a whole burst of keys went to the page (seen with a
+            # probe: 1 run in 8, keydown's target stMain), not to anything of ours.
             for _ in range(7):
-                page.keyboard.press("ArrowRight")
+                page.locator(LIVE_SLIDER).press("ArrowRight")
         assert live_sigma(page) == "0.71"
         server_text(page, r"at σ 0\.71")
         settle(page)

@@ -38,9 +38,9 @@ def set_epochs(page, key: str, presses: int = 0) -> None:
     """Move the sidebar's Epochs slider with the keyboard: `key` once, then ArrowRight `presses` times."""
     slider = page.locator(SIDEBAR).get_by_role("slider", name="Epochs")
     slider.focus()
-    page.keyboard.press(key)
+    slider.press(key)
     for _ in range(presses):
-        page.keyboard.press("ArrowRight")
+        slider.press("ArrowRight")
     settle(page)
 
 
