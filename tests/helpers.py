@@ -136,6 +136,18 @@ def settle(page, timeout: float = 60_000) -> None:
         page.wait_for_timeout(300)
 
 
+ANSWERED = """() => !document.querySelector('[data-testid="stStatusWidget"]') &&
+    Array.from(document.querySelectorAll('.dn-live')).every(
+        (live) => (live.dataset.asked || '0') === (live.dataset.acknowledged || '0'))"""
+
+
+def answered(page, timeout: float = 60_000) -> None:
+    """Until the server has answered every σ the live panels sent (its receipt for the last one
+    arrived: they send nothing more) and no script runs: an event, not a pause, so what a test
+    checks next is what the page ended with."""
+    page.wait_for_function(ANSWERED, timeout=timeout, polling=50)
+
+
 @contextlib.contextmanager
 def browser_page(url: str, browser=None, before_load=None, live: bool = True, **context_options):
     """A fresh page on `url` (its own context: no state shared with other tests), with the live

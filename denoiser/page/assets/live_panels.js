@@ -104,6 +104,7 @@ function createView(root) {
     view.awaiting = view.index;
     view.resends = 0;
     view.asked += 1;
+    root.dataset.asked = String(view.asked); // with data-acknowledged: what tests wait on
     view.setStateValue("sigma", view.index / 100);
     view.setStateValue("asked", view.asked); // batched with the σ: one rerun carries both
     watchReply();
