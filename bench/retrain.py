@@ -303,9 +303,11 @@ def panels(scratch: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["panels", "speed", "table", "kinds"], action="append")
+    parser.add_argument("--rows", help="with --only kinds: only the rows whose label contains this (e.g. speckle)")
     args = parser.parse_args()
     chosen = args.only or ["panels", "speed", "table", "kinds"]
-    kinds = lambda scratch: table(scratch, KINDS_OFFERED)  # noqa: E731 - the table's second half
+    rows = [row for row in KINDS_OFFERED if not args.rows or args.rows in row[0]]
+    kinds = lambda scratch: table(scratch, rows)  # noqa: E731 - the table's second half
     with tempfile.TemporaryDirectory() as scratch:
         for name in chosen:
             {"panels": panels, "speed": speed, "table": table, "kinds": kinds}[name](Path(scratch))

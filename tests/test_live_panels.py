@@ -16,6 +16,7 @@ import base64
 import io
 import json
 import re
+import time
 
 import numpy as np
 import pytest
@@ -301,7 +302,7 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         hold["received"] = []
         page.locator(".st-key-sample_row [data-testid='stNumberInputStepUp']").click()  # example 0 → 1
         page.locator(".dn-live[data-complete='false'][data-shown='0.50']").wait_for()
-        settle(page)  # the server has finished its run and is idle: it did not sweep the digit
+        finished(page, hold["received"])  # the digit's run ended (and, its word held, no sweep follows)
         received = b"".join(hold["received"])
         assert COMPONENT_NAME.encode() in received and b"Reset to the shipped models" not in received
         noisy, denoised = by_hand(model, clean, (0.5,))  # the first answer: this σ alone
@@ -309,10 +310,7 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         np.testing.assert_array_equal(pixels(page, "noisy"), noisy[0])
         assert_same_picture(pixels(page, "denoised"), denoised[0])
         assert len(hold["held"]) == 1  # the browser said it drew them
-        page.locator(LIVE_SLIDER).focus()
-        page.locator(LIVE_SLIDER).press(
-            "ArrowRight"
-        )  # σ 0.51 is not in the first answer: the panels stay put
+        page.locator(LIVE_SLIDER).press("ArrowRight")  # σ 0.51 is not in the first answer: they stay put
         assert live_sigma(page) == "0.51" and live.get_attribute("data-shown") == "0.50"
         assert live.get_attribute("data-complete") == "false"
 
@@ -322,6 +320,23 @@ def test_a_new_digit_comes_first_at_its_sigma_and_is_swept_once_the_browser_has_
         noisy, denoised = by_hand(model, clean, (0.51,))
         np.testing.assert_array_equal(pixels(page, "noisy"), noisy[0])
         assert_same_picture(pixels(page, "denoised"), denoised[0])  # swept in one batch there, alone here
+
+
+def finished(page, received: list[bytes], timeout_s: float = 60) -> None:
+    """Until the server's messages in `received` include a run's end (`script_finished`, not one
+    that stopped early for another run)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def ended(message: bytes) -> bool:
+        forward = ForwardMsg()
+        forward.ParseFromString(message)
+        early = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+        return forward.WhichOneof("type") == "script_finished" and forward.script_finished != early
+
+    deadline = time.monotonic() + timeout_s
+    while not any(ended(message) for message in list(received)):
+        assert time.monotonic() < deadline, "the server's run never ended"
+        page.wait_for_timeout(20)  # Playwright delivers the websocket's messages while it waits
 
 
 def lossy_stream(losses: dict):
