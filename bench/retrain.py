@@ -303,7 +303,9 @@ def panels(scratch: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["panels", "speed", "table", "kinds"], action="append")
-    parser.add_argument("--rows", help="with --only kinds: only the rows whose label contains this (e.g. speckle)")
+    parser.add_argument(
+        "--rows", help="with --only kinds: only the rows whose label contains this (e.g. speckle)"
+    )
     args = parser.parse_args()
     chosen = args.only or ["panels", "speed", "table", "kinds"]
     rows = [row for row in KINDS_OFFERED if not args.rows or args.rows in row[0]]
