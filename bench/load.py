@@ -423,6 +423,7 @@ async def describe_stall(page, sigma: str, settings: LoadSettings) -> str:
     label = await button.first.text_content() if await button.count() else "no download button"
     running = not await page.evaluate(IDLE)
     progress = await training_status(page)
+    panels = await page.evaluate(PANELS_STATE)
     try:  # no further input: does the page catch up by itself?
         await page.wait_for_function(SERVED, arg=sigma, timeout=settings.timeout_s * 1000, polling=50)
         later = f"it caught up by itself within another {settings.timeout_s:.0f} s"
@@ -430,8 +431,25 @@ async def describe_stall(page, sigma: str, settings: LoadSettings) -> str:
         later = f"still not {2 * settings.timeout_s:.0f} s after the key"
     return (
         f"{time.strftime('%H:%M:%S')}: the server had not shown σ {sigma} within {settings.timeout_s:.0f} s "
-        f"(button {label!r}, script {'running' if running else 'idle'}, sidebar progress {progress!r}); {later}"
+        f"(button {label!r}, script {'running' if running else 'idle'}, sidebar progress {progress!r}; "
+        f"the panels: {panels}); {later}"
     )
+
+
+# What the live panels know at a stall: how many σ they sent, which the server's receipt
+# echoes, whether they resent, and how many of them the page holds.
+PANELS_STATE = """() => {
+  const lives = Array.from(document.querySelectorAll('.dn-live'));
+  const receipt = document.querySelector('.dn-receipt');
+  return JSON.stringify({
+    elements: lives.length,
+    state: lives.map((l) => ({sigma: l.dataset.sigma, shown: l.dataset.shown, asked: l.dataset.asked,
+      acknowledged: l.dataset.acknowledged, resent: l.dataset.resent, ready: l.dataset.ready,
+      placeholder: l.classList.contains('dn-placeholder')})),
+    receipt: receipt ? receipt.dataset.asked : null,
+    focused: document.activeElement ? document.activeElement.className : null,
+  });
+}"""
 
 
 async def run_moves(page, session: Session, moves: int, settings: LoadSettings, burst: int = 1) -> None:
