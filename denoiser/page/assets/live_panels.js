@@ -218,6 +218,7 @@ function createView(root) {
     view.data = data;
     if (view.awaiting !== null && (Math.round(data.sigma * 100) === view.awaiting || data.serial !== view.serial)) {
       view.awaiting = null; // the server has our σ (or set σ itself, which wins)
+      root.dataset.acknowledged = String(view.asked); // nothing is pending either way
       clearInterval(view.resendTimer);
     }
     nameAmount(root, data.amount || AMOUNT);
