@@ -101,7 +101,6 @@ def test_moving_the_slider_over_a_drawing_changes_only_the_noisy_and_denoised_pa
     draw_seven(page)
     wait_for_drawing(page, np.zeros((28, 28), np.uint8))
     before = {kind: pixels(page, kind) for kind in ("noisy", "denoised", "original")}
-    page.locator(LIVE_SLIDER).focus()
     for _ in range(10):
         page.locator(LIVE_SLIDER).press("ArrowRight")
     assert live_sigma(page) == "0.60"

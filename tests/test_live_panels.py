@@ -73,8 +73,7 @@ def sent_frames():
 
 
 def go_to(page, sigma: float) -> None:
-    """Move the focused slider to σ with Home and arrow keys (all in the browser)."""
-    page.locator(LIVE_SLIDER).focus()
+    """Move the live slider to σ with Home and arrow keys (all in the browser)."""
     page.locator(LIVE_SLIDER).press("Home")
     for _ in range(round(sigma * 100)):
         page.locator(LIVE_SLIDER).press("ArrowRight")
@@ -194,7 +193,6 @@ def test_a_mouse_drag_shows_intermediate_frames_and_sends_nothing_until_release(
 def test_the_servers_reply_never_pulls_the_thumb_back(server, chromium, sent_frames):
     frames, listen = sent_frames
     with browser_page(server, chromium, before_load=listen) as page:
-        page.locator(LIVE_SLIDER).focus()
         before = len(frames)
         page.locator(LIVE_SLIDER).press("ArrowRight")
         for _ in range(3000):  # until 0.51 has gone to the server (Playwright delivers events while it waits)
@@ -242,7 +240,6 @@ def test_compare_all_models_scrubs_every_model_together_and_the_chart_marker_fol
         x_before = float(marker.get_attribute("x1"))
         grab = "cs => cs.map(c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data).join())"
         before = compared.evaluate_all(grab)
-        page.locator(LIVE_SLIDER).focus()
         page.locator(LIVE_SLIDER).press("PageUp")
         after = compared.evaluate_all(grab)
         assert all(a != b for a, b in zip(after, before, strict=True))
@@ -392,7 +389,6 @@ def test_a_sigma_the_server_never_heard_arrives_with_no_key_press(server, chromi
     losses = {}
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
         losses["sigma"] = True
-        page.locator(LIVE_SLIDER).focus()
         page.locator(LIVE_SLIDER).press("ArrowRight")  # σ 0.51: its message is lost on the way
         server_text(page, r"at σ 0\.51")  # the download's label: the server took it all the same
         assert losses["dropped"] == 1 and losses["resent"] >= 1
@@ -403,7 +399,6 @@ def test_a_sigma_the_server_answered_is_sent_once(server, chromium):
     """The server's receipt stops the resending: a σ that arrived costs one run, not six."""
     losses = {}
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
-        page.locator(LIVE_SLIDER).focus()
         page.locator(LIVE_SLIDER).press("ArrowRight")
         server_text(page, r"at σ 0\.51")
         page.locator(f"{LIVE}[data-acknowledged='1']").wait_for(timeout=30_000)  # the receipt was seen
@@ -415,7 +410,6 @@ def test_a_sigma_whose_answer_was_lost_is_redrawn_with_no_key_press(server, chro
     losses = {}
     with browser_page(server, chromium, before_load=lossy_stream(losses)) as page:
         losses["replies"] = True
-        page.locator(LIVE_SLIDER).focus()
         page.locator(LIVE_SLIDER).press("ArrowRight")  # the server takes σ 0.51, but its answer never arrives
         server_text(page, r"at σ 0\.51")
         assert losses["dropped"] >= 1 and losses["resent"] >= 1
