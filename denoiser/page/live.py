@@ -92,21 +92,32 @@ def mount(data: dict[str, Any]) -> bool:
         data=data,
         on_sigma_change=take_sigma,
         on_ready_change=lambda: None,
-        on_asked_change=lambda: None,  # the σ's number, echoed by `receipt`
-        on_resent_change=session.forget_page_sigma,  # a σ whose reply never came: redraw the whole page
+        on_asked_change=take_sigma,  # a numbered σ (echoed by `receipt`): taken even if its value looks unchanged
+        on_resent_change=resent,
         on_drawn_change=lambda: None,  # a quick answer is on screen: `results.complete` sweeps the rest
     )
     st.session_state[MOUNTED] = True
     return True
 
 
+def resent() -> None:
+    """The browser never saw a reply to its last σ and sends it again: take it (whatever Streamlit
+    made of the first sending) and redraw the whole page, as after a σ the page has not drawn."""
+    take_sigma()
+    session.forget_page_sigma()
+
+
 def receipt() -> None:
     """After the component: a hidden element with the number of the last σ its slider sent
-    (the `asked` state). The panels take it as the server's acknowledgement and stop resending;
-    it changes on every σ while their data (the whole sweep) stays the same message."""
+    (the `asked` state) and the σ this run computed with. The panels take the two together as
+    the server's acknowledgement and stop resending (a number alone would also acknowledge a σ
+    whose value Streamlit dropped on the way); it changes on every σ while their data (the
+    whole sweep) stays the same message."""
     asked = int(component_state().get("asked") or 0)
     with st.container(key="live_receipt"):  # hidden by the component's CSS
-        st.html(f'<div class="dn-receipt" data-asked="{asked}" hidden></div>')
+        st.html(
+            f'<div class="dn-receipt" data-asked="{asked}" data-sigma="{session.sigma():.2f}" hidden></div>'
+        )
 
 
 def start_run() -> None:

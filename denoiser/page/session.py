@@ -128,17 +128,24 @@ def current_digit() -> np.ndarray | None:
 
 def server_sigma(remounted: bool) -> tuple[float, int]:
     """(σ, serial) for the live panels: the serial moves whenever σ was set by anything but the
-    live slider itself, or the panels are new in the browser (they start from the server's σ).
+    live slider itself, and the browser then takes σ (a change of serial wins over its slider).
 
-    Between such changes both stay the same, however often the visitor moves the slider, so the
-    panels' data is the same message on every rerun of one digit and Streamlit sends it once
-    (its message cache replaces a repeated message of 10 kB or more by a reference).
+    Panels new in the browser start from the σ they are sent whatever the serial (they have
+    none yet), so a remount only brings that σ up to date and keeps the serial: a run the server
+    merely takes for a remount (the one before it was interrupted before it drew the panels, as
+    happens under load) must not pull back a thumb the visitor has moved since, or tell the
+    panels that a σ they are still waiting on was overruled. Between such changes both stay the
+    same, however often the visitor moves the slider, so the panels' data is the same message on
+    every rerun of one digit and Streamlit sends it once (its message cache replaces a repeated
+    message of 10 kB or more by a reference).
     """
     state = st.session_state
-    if remounted or state.get("sigma_from_slider") != state[SIGMA]:
+    if state.get("sigma_from_slider") != state[SIGMA]:
         state.sigma_serial = state.get("sigma_serial", 0) + 1
         state.sigma_from_slider = state.sigma_applied = state[SIGMA]
-    return state.sigma_applied, state.sigma_serial
+    elif remounted:
+        state.sigma_applied = state[SIGMA]
+    return state.sigma_applied, state.get("sigma_serial", 0)
 
 
 def fallback_slider() -> None:

@@ -15,8 +15,8 @@ const KEY_IDLE_MS = 300; // keys pressed closer together than this are one move 
 const STEPS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
 const FALLBACK_STYLE = "dn-live-hides-fallback";
 // A σ the server has not answered: once the page has been idle this long (no script running),
-// the component says so ("resent", a count; its state still holds the σ, so a server that never
-// heard it takes it now), and the server redraws the whole page. Streamlit can lose a rerun's
+// the component sends it again with "resent" (a value never sent before, so the server hears it
+// and takes the σ whatever became of the first sending), and the server redraws the whole page. Streamlit can lose a rerun's
 // messages (a fragment's poll landing between a full run's end and their delivery), which left
 // the panels, the sidebar and the download at the previous σ until the next key.
 const RESEND_IDLE_MS = 1000;
@@ -24,8 +24,8 @@ const RESEND_CHECK_MS = 200;
 const RESEND_TRIES = 5;
 const RUNNING = '[data-testid="stStatusWidget"]'; // Streamlit's "Running…" indicator
 // The server's receipt: a hidden element it redraws on every run with the number of the last σ
-// it was sent (`live.receipt`). It is small and changes alone, so the panels' own data (the
-// whole sweep, sent once per digit) need not carry it.
+// it was sent and the σ it computed with (`live.receipt`). It is small and changes alone, so the
+// panels' own data (the whole sweep, sent once per digit) need not carry it.
 const RECEIPT = ".dn-receipt";
 // What the slider moves, per noise kind (the server sends it; this is Gaussian noise's).
 const AMOUNT = { kind: "gaussian", name: "Noise σ", symbol: "σ", help: "" };
@@ -82,6 +82,7 @@ function createView(root) {
     awaiting: null, // the σ (in hundredths) sent and not yet acknowledged by the server's receipt
     asked: 0, // how many σ this view has sent: the server's receipt echoes the last it heard
     resends: 0,
+    id: Math.random().toString(36).slice(2), // makes every resend's state new, so the server hears each
     idleSince: null,
     resendTimer: null,
     keyTimer: null,
@@ -110,11 +111,18 @@ function createView(root) {
     watchReply();
   };
 
-  // The server's receipt shows the number of the σ last sent: this σ arrived and its run's
-  // output reached the page (a receipt is drawn in the run, so a lost reply loses it too).
+  // The server's receipt shows the number of the σ last sent and the σ its run computed with:
+  // both ours, so this σ arrived, was taken, and its run's output reached the page (a receipt is
+  // drawn in the run, so a lost reply loses it too). The number alone is not enough: Streamlit
+  // can take a message's number and drop its σ (a run_every fragment's rerun replacing the
+  // widget states of a pending full run).
   const receiptArrived = () => {
     const receipt = document.querySelector(RECEIPT);
-    return Boolean(receipt) && Number(receipt.dataset.asked) >= view.asked;
+    return (
+      Boolean(receipt) &&
+      Number(receipt.dataset.asked) >= view.asked &&
+      Math.round(Number(receipt.dataset.sigma) * 100) === view.awaiting
+    );
   };
 
   // Until a reply carries the σ sent: when no script runs for RESEND_IDLE_MS, send it again.
@@ -141,7 +149,7 @@ function createView(root) {
       root.dataset.resent = String(Number(root.dataset.resent || 0) + 1);
       view.setStateValue("sigma", view.awaiting / 100); // batched with the next: one rerun carries all three
       view.setStateValue("asked", view.asked);
-      view.setStateValue("resent", Number(root.dataset.resent));
+      view.setStateValue("resent", `${view.id}:${view.asked}:${view.resends}`); // never a value the server holds
     }, RESEND_CHECK_MS);
   };
 
@@ -216,9 +224,12 @@ function createView(root) {
 
   view.update = (data) => {
     view.data = data;
-    if (view.awaiting !== null && (Math.round(data.sigma * 100) === view.awaiting || data.serial !== view.serial)) {
-      view.awaiting = null; // the server has our σ (or set σ itself, which wins)
-      root.dataset.acknowledged = String(view.asked); // nothing is pending either way
+    // Only a new serial answers a σ here: the server set σ itself, which wins. The data's σ is the
+    // one the server last set, not the one it has now, so a σ equal to it proves nothing (only
+    // the receipt does): a rerun that began before the visitor's σ arrived carries it too.
+    if (view.awaiting !== null && data.serial !== view.serial) {
+      view.awaiting = null;
+      root.dataset.acknowledged = String(view.asked); // nothing is pending
       clearInterval(view.resendTimer);
     }
     nameAmount(root, data.amount || AMOUNT);
