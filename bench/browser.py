@@ -96,6 +96,8 @@ LIVE = ".dn-live:not(.dn-placeholder)"
 LIVE_SLIDER = f"{LIVE} .dn-slider"
 LIVE_READY = ".dn-live[data-ready='true'][data-complete='true']"  # every σ's frames decoded
 LIVE_KINDS = ("noisy", "denoised", "original")
+# No script runs: Streamlit's "Running…" indicator is gone (also the live panels' own test, `RUNNING`).
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 PIXELS_JS = """(canvas) => {
     const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     const grey = [];

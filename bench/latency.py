@@ -44,11 +44,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, LIVE, LIVE_SLIDER, start_streamlit, wait_live  # noqa: E402
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, IDLE, LIVE, LIVE_SLIDER, start_streamlit, wait_live  # noqa: E402
 
 PAGES = {"bare page": "bench/bare_page.py", "app.py": "app.py"}
 SLIDERS = {"bare page": "[data-testid='stSlider'] input[type='range']", "app.py": LIVE_SLIDER}
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 # Installed in every page before it loads: what "the Noisy panel" is on each page, a record of
 # keydown/mouseup timestamps, and an animation-frame watcher that notes when the panel changed.

@@ -59,7 +59,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser import CHROMIUM, LIVE, LIVE_READY, LIVE_SLIDER, start_streamlit  # noqa: E402
+from bench.browser import CHROMIUM, IDLE, LIVE, LIVE_READY, LIVE_SLIDER, start_streamlit  # noqa: E402
 from bench.browser import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS  # noqa: E402
 from denoiser import data  # noqa: E402 - numpy only: the bench process stays free of TensorFlow
 
@@ -91,7 +91,6 @@ CHROMIUM_ARGS = [
 ]
 MAIN = "[data-testid='stMain']"
 DOWNLOAD = ".st-key-download button"  # its label names the σ the server last ran with
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 # Before the browser runs the live panels, the server also draws them as images (the fallback,
 # hidden once the component is ready and dropped from the next rerun); their URLs, to tell a

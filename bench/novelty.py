@@ -153,7 +153,7 @@ def train(mnist, rng: np.random.Generator) -> None:
     others = non_digits(TRAIN_PER_KIND, mnist.x_train[fit], TRAIN_FONTS, rng, more=TRAIN_MORE)
     print(f"training inputs drawn in {time.perf_counter() - started:.0f} s")
     digits = np.concatenate([mnist.x_train[fit], drawn])
-    model, summary = novelty.train_detector(digits, np.concatenate(list(others.values())), epochs=6)
+    model, summary = novelty.train_detector(digits, np.concatenate(list(others.values())), epochs=10)
     summary |= held_out_threshold(model, mnist, rng)
     summary["data"] = {"checksum": mnist.checksum, "source": mnist.source}
     summary["letters"] = {"characters": LETTERS, "fonts": list(TRAIN_FONTS)}

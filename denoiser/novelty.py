@@ -33,14 +33,14 @@ class Verdict:
 
 
 def build_detector() -> keras.Model:
-    """Two small convolution blocks and a dense head: 28×28 in, the probability of "not a digit" out."""
+    """Two convolution blocks and a dense head: 28×28 in, the probability of "not a digit" out."""
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x = inputs
-    for filters in (16, 32):
+    for filters in (32, 64):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(32, activation="relu")(x)
+    x = layers.Dense(64, activation="relu")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="unlike")(x)
     return keras.Model(inputs, outputs, name="digit_check")
 

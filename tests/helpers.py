@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, start_streamlit, wait_live
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, IDLE, start_streamlit, wait_live
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -130,13 +130,11 @@ def serve_app(script: str = "app.py", **env_overrides: str):
 def settle(page, timeout: float = 60_000) -> None:
     """Wait until the script has finished running and stays finished (reruns can queue up)."""
     for _ in range(2):
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=50
-        )
+        page.wait_for_function(IDLE, timeout=timeout, polling=50)
         page.wait_for_timeout(300)
 
 
-ANSWERED = """() => !document.querySelector('[data-testid="stStatusWidget"]') &&
+ANSWERED = f"""() => ({IDLE})() &&
     Array.from(document.querySelectorAll('.dn-live')).every(
         (live) => (live.dataset.asked || '0') === (live.dataset.acknowledged || '0'))"""
 
