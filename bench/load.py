@@ -200,6 +200,7 @@ class Session:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (URL, text) of loads that failed
     fallback_404: int = 0  # requests for a hidden fallback panel's image that the server had dropped
     placeholders: int = 0  # key presses that found the panels' placeholder on the page beside them
+    resent: int = 0  # σ the live panels sent again (no answer seen after a second idle)
 
 
 def sample_sessions(count: int, first: int = 0) -> list[Session]:
@@ -329,6 +330,10 @@ def console_error(session: Session, message) -> None:
 async def close_session(context, page, session: Session) -> None:
     """Sort the session's failed loads (a hidden fallback panel's image, or an error), then close it."""
     fallback = set(await page.evaluate("() => [...window.__fallbackSrcs]"))
+    resent = await page.evaluate(
+        f"() => [...document.querySelectorAll({LIVE!r})].map((l) => l.dataset.resent || 0)"
+    )
+    session.resent = sum(int(n) for n in resent)
     for url, text in session.failed:
         if url in fallback and ("404" in text):
             session.fallback_404 += text.startswith("HTTP")
@@ -511,6 +516,7 @@ class Results:
     frozen: int = 0
     fallback_404: int = 0
     placeholders: int = 0
+    resent: int = 0
     wrong: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     distinct_originals: bool = True
@@ -607,6 +613,7 @@ def collect(results: Results, sessions: list[Session], phase: str) -> None:
         results.frozen += session.frozen
         results.fallback_404 += session.fallback_404
         results.placeholders += session.placeholders
+        results.resent += session.resent
         results.wrong += session.wrong
         results.errors += [f"{phase}, session {session.number}: {e}" for e in session.errors]
 
@@ -683,6 +690,7 @@ def report(settings: LoadSettings, results: Results) -> None:
         f"each session saw only its own Original: {'yes' if results.distinct_originals else 'NO'}"
     )
     print(f"Key presses that found the panels' placeholder beside the live panels: {results.placeholders}")
+    print(f"σ the live panels sent again, with no answer seen after a second idle: {results.resent}")
     if results.fallback_404:
         print(
             f"  Not counted as errors: {results.fallback_404} requests (HTTP 404) for a hidden fallback "
