@@ -88,6 +88,7 @@ def workbench(entries: list[catalog.ModelEntry], loaded: dict, entry: catalog.Mo
     if used is not None and used.filter is None:  # once per model and server, after the panels went out
         inside.prepare(used, loaded[used.key])
     results.complete(entries, loaded)  # a new digit's whole sweep, once the browser drew its first answer
+    live.receipt()  # last: the live panels' acknowledgement of their σ, once all of this run arrived
 
 
 main()

@@ -129,7 +129,7 @@ def test_a_receipt_with_the_number_but_not_the_sigma_is_no_answer(bare, panels_d
     receipt(bare, 1, "0.51")
     bare.locator(f"#one {LIVE}[data-acknowledged='1']").wait_for(timeout=10_000)
     count = len(sent(bare, "resent"))
-    bare.wait_for_timeout(1500)  # more than the resend's idle wait: nothing more may go out
+    bare.wait_for_timeout(2500)  # more than the first resend's idle wait (2 s): nothing more may go out
     assert len(sent(bare, "resent")) == count
 
 

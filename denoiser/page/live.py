@@ -108,11 +108,16 @@ def resent() -> None:
 
 
 def receipt() -> None:
-    """After the component: a hidden element with the number of the last σ its slider sent
-    (the `asked` state) and the σ this run computed with. The panels take the two together as
-    the server's acknowledgement and stop resending (a number alone would also acknowledge a σ
-    whose value Streamlit dropped on the way); it changes on every σ while their data (the
-    whole sweep) stays the same message."""
+    """The last element of a run that drew the component: a hidden element with the number of
+    the last σ its slider sent (the `asked` state) and the σ this run computed with. The panels
+    take the two together as the server's acknowledgement and stop resending (a number alone
+    would also acknowledge a σ whose value Streamlit dropped on the way). Drawn last, because a
+    run can be stopped for the next one after any element: had the receipt come before the
+    download, a run stopped between them acknowledged a σ whose download label never came (a
+    frozen page under load, when the next run was the Retrain poll's). It changes on every σ
+    while the panels' data (the whole sweep) stays the same message."""
+    if not st.session_state.get(MOUNTED):
+        return
     asked = int(component_state().get("asked") or 0)
     with st.container(key="live_receipt"):  # hidden by the component's CSS
         st.html(

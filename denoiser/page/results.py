@@ -85,11 +85,9 @@ def show(
         sigmas = sweep.sigmas_for(sigma)  # the grid's sweep, cached: a release makes no model call
     server_sigma, serial = session.server_sigma(live.remounted())
     with slot:
-        mounted = live.mount(
+        live.mount(
             payload.with_raw(payload.with_sigma(data, server_sigma, serial, live.ready()), session.raw_view())
         )
-    if mounted:
-        live.receipt()
     download(entry, model, clean, field, sigma, sigmas, kind)
 
 
