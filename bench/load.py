@@ -200,7 +200,7 @@ class Session:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (URL, text) of loads that failed
     fallback_404: int = 0  # requests for a hidden fallback panel's image that the server had dropped
     placeholders: int = 0  # key presses that found the panels' placeholder on the page beside them
-    resent: int = 0  # σ the live panels sent again (no answer seen after a second idle)
+    resent: int = 0  # σ the live panels sent again (no answer after 2 s idle, then 4, 8, …)
 
 
 def sample_sessions(count: int, first: int = 0) -> list[Session]:
@@ -690,7 +690,7 @@ def report(settings: LoadSettings, results: Results) -> None:
         f"each session saw only its own Original: {'yes' if results.distinct_originals else 'NO'}"
     )
     print(f"Key presses that found the panels' placeholder beside the live panels: {results.placeholders}")
-    print(f"σ the live panels sent again, with no answer seen after a second idle: {results.resent}")
+    print(f"σ the live panels sent again (no answer after 2 s idle, then 4, 8, …): {results.resent}")
     if results.fallback_404:
         print(
             f"  Not counted as errors: {results.fallback_404} requests (HTTP 404) for a hidden fallback "
