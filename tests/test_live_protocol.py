@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
+from helpers import SAMPLE, open_page
 
 from bench.browser import LIVE, LIVE_SLIDER
 from denoiser import data, noise, storage
@@ -181,3 +182,18 @@ def test_a_run_taken_for_a_remount_keeps_the_serial_and_brings_sigma_up_to_date(
     assert session.server_sigma(True) == (0.66, 1)
     session.set_sigma(0.2)  # set by the page itself: the browser must take it
     assert session.server_sigma(False) == (0.2, 2)
+
+
+def test_the_receipt_is_the_last_element_the_panels_run_draws():
+    """A run can be stopped for the next one after any element, so the receipt (which ends the
+    panels' wait) comes after everything else the run of the panels draws: the download and
+    *Inside the model* included. Had it come first, a stopped run acknowledged a σ whose
+    download label never arrived."""
+    at = open_page(SAMPLE)
+    nodes = list(at.main)  # in page order
+    body = [str(node.value) if getattr(node, "type", None) == "html" else "" for node in nodes]
+    receipt = next(i for i, text in enumerate(body) if "dn-receipt" in text)
+    inside = next(i for i, node in enumerate(nodes) if getattr(node, "label", None) == "Inside the model")
+    download = next(i for i, node in enumerate(nodes) if getattr(node, "type", None) == "download_button")
+    assert receipt > download and receipt > inside
+    assert 'data-sigma="0.50"' in body[receipt]  # the σ this run computed with
