@@ -259,6 +259,7 @@ def chosen_config() -> tuple[TrainConfig, tuple[str, dict[str, Any]] | None]:
         noise_weights=None,  # the kinds picked, equally often
         **amounts,
     )
+    recipes.check_offered(config)
     return config, shipped
 
 
