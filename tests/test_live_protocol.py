@@ -14,10 +14,11 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 from helpers import SAMPLE, open_page
+from test_live_panels import default_entry
 
 from bench.browser import LIVE, LIVE_SLIDER
 from denoiser import data, noise, storage
-from denoiser.page import catalog, live, payload, session, sweep
+from denoiser.page import live, payload, session, sweep
 
 # Mount the component as Streamlit does: its default export called with {data, parentElement,
 # setStateValue}, again on every rerun with that run's data.
@@ -33,11 +34,9 @@ window.__mount = (id, data) => window.__component({
 @pytest.fixture(scope="module")
 def panels_data() -> dict:
     """The page's data for its first digit at σ 0.50 with serial 1, from the shipped default model."""
-    images, labels = data.load_sample()
+    images, _ = data.load_sample()
     clean = images[0]
-    entries = catalog.discover(catalog.weights_dir(), catalog.runs_dir() / "none")
-    entry = next(e for e in entries if e.key == catalog.default_key(entries))
-    result = sweep.run(storage.load_model(entry.path), clean, noise.noise_field((28, 28), seed=0))
+    result = sweep.run(storage.load_model(default_entry().path), clean, noise.noise_field((28, 28), seed=0))
     built = payload.build(result, clean, "Denoised", None, "first")
     return payload.with_raw(payload.with_sigma(built, 0.5, 1, ready=True), None)
 
